@@ -1,0 +1,44 @@
+# neuro_decode: `make run` (main job on the simulated NSD) and `make test` (every check); both set up .venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# PyTorch as DEVELOPERS.md asks on this machine; `make TORCH="torch torchvision" ...` for your own build
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+PRESET ?= default
+
+.PHONY: run test docs bench readme export clean-nbs check-sync venv help
+
+help:
+	@echo "make run | test | docs | bench | readme | export"
+
+$(STAMP): setup.py settings.ini
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/neuro-decode run --preset $(PRESET)
+
+# library and notebooks in sync, notebooks clean, README current, then every notebook and the tests
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} bash tools/check_sync.sh
+	$(PY) tools/docs.py readme --check
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(VENV)/bin/nbdev_test --n_workers 2 --do_print
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest tests/ -q -rs
+
+docs: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) tools/docs.py site
+
+readme: $(STAMP)
+	$(PY) tools/docs.py readme
+
+export: $(STAMP)
+	$(VENV)/bin/nbdev_export && $(VENV)/bin/nbdev_clean
+
+bench: $(STAMP)
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) bench/run.py

@@ -1,0 +1,70 @@
+import json
+import numpy as np, h5py, nibabel as nib, pytest
+from scipy.io import loadmat
+from neuro_decode.simulate import (simulate_nsd, Layout, make_voxels, sim_spec, make_schedule, STAMP,
+                                   event_regressors, hrf_library, TR)
+import neuro_decode.simulate as simmod
+from neuro_decode.nsd import load_expdesign, trial_image_ids
+
+def test_layout_files_exist(tiny_root):
+    lay = Layout(tiny_root)
+    for p in (lay.expdesign, lay.stim_info, lay.stimuli, lay.annotations/'captions_train2017.json',
+              lay.roi(1), lay.betas(7, 1), lay.betas(7, 1, 'hdf5'), lay.timeseries(1, 1, 12), lay.design(1, 1, 12)):
+        assert p.exists(), p
+    assert not lay.roi(2).exists()                     # tiny simulates subjects 1 and 7 only
+    with h5py.File(lay.stimuli) as f:
+        assert f['imgBrick'].shape[1:] == (425, 425, 3) and f['imgBrick'].dtype == np.uint8
+
+def test_design_files_match_truth(tiny_root):
+    "Every trial's image id, from expdesign and from the per-run design files, is the simulator's."
+    lay, ed = Layout(tiny_root), load_expdesign(tiny_root)
+    for s in (1, 7):
+        with h5py.File(lay.truth(s)) as f: truth, sess, run = f['trial_image'][()], f['trial_session'][()], f['trial_run'][()]
+        np.testing.assert_array_equal(trial_image_ids(ed, s), truth)
+        for r in range(1, 13):
+            d = np.loadtxt(lay.design(s, 1, r), dtype=int)
+            shown = ed.subjectim[s-1][d[d > 0] - 1]
+            np.testing.assert_array_equal(shown, truth[(sess == 1) & (run == r)])
+
+def test_timeseries_carry_signal(tiny_root):
+    "A responsive voxel's BOLD correlates with its true-beta-weighted regressors far above noise voxels."
+    lay = Layout(tiny_root)
+    with h5py.File(lay.truth(1)) as f:
+        bidx, kind, hrf, tb, run = (f[k][()] for k in ('brain_index', 'kind', 'hrf_index', 'trial_betas', 'trial_run'))
+    img = nib.load(lay.timeseries(1, 1, 1))
+    assert abs(img.header.get_zooms()[3] - 4/3) < 1e-4
+    ts = np.asarray(img.dataobj).reshape(-1, img.shape[3])[bidx].astype(float)
+    d = np.loadtxt(lay.design(1, 1, 1), dtype=int)
+    lib = hrf_library()
+    def r(v, w):   # BOLD of voxel w against the true response of voxel v
+        X = event_regressors(np.flatnonzero(d)*TR, len(d), TR, lib[hrf[v]])
+        pred = X @ tb[run == 1, v]
+        y = ts[w] - np.polyval(np.polyfit(np.arange(len(d)), ts[w], 3), np.arange(len(d)))
+        return np.corrcoef(pred, y)[0, 1]
+    roi = np.flatnonzero(kind > 0); off = np.flatnonzero((kind == 0) & (tb.std(0) == 0))[:len(roi)]
+    assert np.median([r(v, v) for v in roi]) > 0.4          # a voxel follows its own trial responses
+    assert np.median([abs(r(v, w)) for v, w in zip(roi, off)]) < 0.2   # an unresponsive voxel does not
+
+def test_subjects_differ_and_seven_is_noisiest(tiny_root):
+    lay = Layout(tiny_root)
+    with h5py.File(lay.truth(1)) as a, h5py.File(lay.truth(7)) as b:
+        assert a['noise_sd'][()].mean() * 1.3 < b['noise_sd'][()].mean()
+        assert not np.array_equal(a['brain_index'][()], b['brain_index'][()])
+
+def test_same_seed_same_world(tmp_path, tiny_root):
+    simulate_nsd(tmp_path/'again', 'tiny', seed=0, progress=False)
+    with h5py.File(Layout(tmp_path/'again').truth(7)) as a, h5py.File(Layout(tiny_root).truth(7)) as b:
+        np.testing.assert_array_equal(a['trial_betas'][()], b['trial_betas'][()])
+
+def test_refuses_to_overwrite_and_leaves_nothing_on_failure(tmp_path, monkeypatch):
+    (tmp_path/'full').mkdir(); (tmp_path/'full'/'mine.txt').write_text('x')
+    with pytest.raises(FileExistsError, match='not empty'): simulate_nsd(tmp_path/'full', 'tiny', progress=False)
+    assert (tmp_path/'full'/'mine.txt').read_text() == 'x'
+    def boom(*a, **k): raise RuntimeError('disk full')
+    monkeypatch.setattr(simmod, 'simulate_subject', boom)
+    with pytest.raises(RuntimeError): simulate_nsd(tmp_path/'new', 'tiny', progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['full']     # no half-written dataset
+
+def test_unknown_preset():
+    from neuro_decode.config import ConfigError
+    with pytest.raises(ConfigError, match='real data'): sim_spec('nsd')

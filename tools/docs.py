@@ -73,6 +73,9 @@ def _clean_proc(path):
             if any(d.startswith('hide') for d in ds): continue
             c['source'] = _strip(src)
             c.setdefault('metadata', {})['tags'] = sorted(tags)
+            for o in c.get('outputs', []):    # Quarto-only link attributes that show_doc emits
+                md = o.get('data', {}).get('text/markdown')
+                if md: o['data']['text/markdown'] = re.sub(r'\)\{target="_blank"[^}]*\}', ')', ''.join(md))
             if not c['source'] and not c.get('outputs'): continue
         cells.append(c)
     if title and not any(c['cell_type'] == 'markdown' and _src(c).lstrip().startswith('# ') for c in cells):

@@ -1,6 +1,7 @@
 """neuro_decode benchmarks: `make bench`. Prints one table; later issues add rows (GLM, ridge, GRU).
 
-Measures wall time and peak memory (RSS high-water mark of a fresh process per case), on this machine.
+Measures wall time and peak memory (VmHWM, the RSS high-water mark of a fresh process per case; ru_maxrss
+would inherit the parent's), on this machine.
 """
 import json, os, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -15,8 +16,9 @@ PREP = ("from neuro_decode.nsd import prepare_subject; prepare_subject(SIM, 1, D
 def measure(code, env_extra=None):
     "Run `code` in a fresh Python; return seconds and peak RSS (MB)."
     with tempfile.TemporaryDirectory() as d:
-        src = (f"import resource, time, json; D={d!r}; SIM={env_extra!r}\nt=time.perf_counter()\n{code}\n"
-               "print(json.dumps([time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024]))")
+        src = (f"import time, json; D={d!r}; SIM={env_extra!r}\nt=time.perf_counter()\n{code}\n"
+               "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+               "print(json.dumps([time.perf_counter()-t, int(hwm)/1024]))")
         out = subprocess.run([sys.executable, '-c', src], capture_output=True, text=True, check=True).stdout
         return json.loads(out.strip().splitlines()[-1])
 

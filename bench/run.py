@@ -1,34 +1,66 @@
-"""neuro_decode benchmarks: `make bench`. Prints one table; later issues add rows (GLM, ridge, GRU).
+"""neuro_decode benchmarks: `make bench`. Prints tables; later issues add rows (ridge, GRU).
 
 Measures wall time and peak memory (VmHWM, the RSS high-water mark of a fresh process per case; ru_maxrss
-would inherit the parent's), on this machine.
+would inherit the parent's), on this machine. A case's code may reset `t` after its setup so that only the
+work itself is timed, and may set `EXTRA` (a dict) to report more (accuracy, counts).
 """
 import json, subprocess, sys, tempfile
 from pathlib import Path
 import pandas as pd
 
 SIMULATE = "from neuro_decode.simulate import simulate_nsd; simulate_nsd(D+'/sim', '{preset}', progress=False)"
+GLM_SUBJECT = "from neuro_decode.glm import glm_subject; glm_subject(D+'/sim', 1, progress=False)"
+# the issue's size: voxels x 6 runs x 300 volumes; the toy session is made first, then only the fit is timed
+GLM_FIT = """import numpy as np
+from neuro_decode.glm import toy_session, fit_glm, beta_recovery
+Y, d, tr = toy_session({n}, n_runs=6, n_vols=300, seed=0)
+t = time.perf_counter()
+res = fit_glm(Y, d, progress=False, device='{device}')
+act = tr['active']
+EXTRA = {{t_: round(float(np.median(beta_recovery(res.betas[t_][:, act], tr['trial_betas'][:, act]))), 3) for t_ in 'ABCD'}}
+EXTRA.update(hrf_exact=round(float(np.mean(res.hrf_index[act] == tr['hrf_index'][act])), 3), n_pcs=res.n_pcs, trials=d.n_trials)"""
+GLM_LOOP = """import numpy as np
+from neuro_decode.glm import toy_session, fit_voxel_loop
+Y, d, tr = toy_session({n}, n_runs=6, n_vols=300, seed=0)
+t = time.perf_counter()
+fit_voxel_loop(Y, d, np.arange({k}))"""
 PREPARE = "from neuro_decode.nsd import prepare_subject; prepare_subject(D+'/sim', 1, D+'/run-{fmt}', fmt='{fmt}', progress=False)"
 
 def measure(code:str, d:str)->tuple:
     "Run `code` in a fresh Python with `D` = folder `d`; return (seconds, peak RSS in MB)."
     src = (f"import time, json; D={d!r}\nt=time.perf_counter()\n{code}\n"
            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
-           "print(json.dumps([time.perf_counter()-t, int(hwm)/1024]))")
+           "print(json.dumps([time.perf_counter()-t, int(hwm)/1024, globals().get('EXTRA', {})]))")
     out = subprocess.run([sys.executable, '-c', src], capture_output=True, text=True, check=True).stdout
     return tuple(json.loads(out.strip().splitlines()[-1]))
 
 def main():
-    rows = []
-    def add(name, code, d):
-        s, mb = measure(code, d); rows.append(dict(benchmark=name, seconds=round(s, 2), peak_MB=round(mb)))
+    import torch
+    rows, glm_acc = [], []
+    def add(name, code, d, **kw):
+        s, mb, extra = measure(code, d)
+        rows.append(dict(benchmark=name, seconds=round(s, 2), peak_MB=round(mb), **kw))
         print(f'  {name}: {s:.1f} s', file=sys.stderr)
+        return s, extra
     with tempfile.TemporaryDirectory() as d:
         add('simulate tiny (2 subjects)', SIMULATE.format(preset='tiny'), d)
     with tempfile.TemporaryDirectory() as d:     # the default world, simulated once, is then read back
         add('simulate default (4 subjects)', SIMULATE.format(preset='default'), d)
+        add('GLM types A-D, subject 1 of default (3 sessions, files in and out)', GLM_SUBJECT, d)
         for fmt in ('nii.gz', 'hdf5'):
             add(f'prepare subject 1, default, betas as {fmt}', PREPARE.format(fmt=fmt), d)
+    devices = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
+    for n in (2000, 8000):
+        with tempfile.TemporaryDirectory() as d:
+            for dev in devices:
+                s, extra = add(f'GLM types A-D, {n} voxels x 6 runs x 300 vols, {dev}', GLM_FIT.format(n=n, device=dev), d)
+                rows[-1]['voxels_per_s'] = round(n/s)
+                glm_acc.append(dict(voxels=n, device=dev, **extra))
+            k = 20
+            s, _ = add(f'per-voxel loop, type B only, {k} of {n} voxels', GLM_LOOP.format(n=n, k=k), d)
+            rows[-1].update(voxels_per_s=round(k/s, 1), extrapolated_s=round(s*n/k))
     print(pd.DataFrame(rows).to_markdown(index=False))
+    print('\nGLM accuracy on the toy sessions (median r with the true single-trial betas over responsive voxels):\n')
+    print(pd.DataFrame(glm_acc).to_markdown(index=False))
 
 if __name__ == '__main__': main()

@@ -1,0 +1,119 @@
+"The GLM (03_glm) as a user runs it: accuracy against the simulator's truth, agreement with a plain loop, bad input."
+import json, shutil, warnings
+import numpy as np, nibabel as nib, pytest, torch
+from neuro_decode.config import ConfigError
+from neuro_decode.simulate import Layout, write_nifti, TR
+from neuro_decode.nsd import NSDFormatError
+from neuro_decode.glm import (glm_subject, glm_accuracy, glm_stamp, glm_done, fit_glm, fit_voxel_loop, toy_session,
+                              beta_recovery, load_session, GLMInputError, SessionDesign, TYPES)
+
+def test_d_beats_a_and_hrfs_are_recovered(tiny_root):
+    for s in (1, 7):
+        acc = glm_accuracy(tiny_root, s)
+        assert acc.loc['D', 'median_r'] > acc.loc['A', 'median_r'] + 0.02, acc
+        assert acc.loc['D', 'median_r'] > 0.5
+        assert acc.loc['B', 'hrf_exact'] > 2*0.05, acc          # chance: 1 in 20
+        assert acc.loc['B', 'hrf_within1'] > 2*3/20, acc        # chance: at most 3 in 20
+
+def test_outputs_in_nsd_layout(tiny_root):
+    lay = Layout(tiny_root)
+    roi = np.asarray(nib.load(lay.roi(1)).dataobj)
+    for t, kind in TYPES.items():
+        b = nib.load(lay.betas(1, 1, 'nii.gz', kind))
+        assert b.shape == roi.shape + (144,) and b.get_data_dtype() == np.int16
+        assert (lay.betas_dir(1, kind)/'R2_session01.nii.gz').exists()
+    hi = np.asarray(nib.load(lay.betas_dir(1, TYPES['D'])/'HRFindex_session01.nii.gz').dataobj)
+    assert hi[roi > 0].min() >= 1 and hi.max() <= 20                 # 1-based like NSD
+    info = json.loads(glm_stamp(tiny_root, 1).read_text())
+    assert info['per_session']['1']['n_trials'] == 144 and glm_done(tiny_root, 1)
+
+def test_vectorised_equals_voxel_loop():
+    Y, d, _ = toy_session(60, n_runs=3, n_vols=120, seed=4)
+    res = fit_glm(Y, d, n_pcs=2, progress=False, device='cpu')
+    h, b, r2 = fit_voxel_loop(Y, d, np.arange(6))
+    np.testing.assert_array_equal(h, res.hrf_index[:6])
+    np.testing.assert_allclose(b, res.betas['B'][:, :6], atol=2e-3)
+    np.testing.assert_allclose(r2, res.r2['B'][:6], atol=1e-5)
+
+def test_chunking_does_not_change_results():
+    Y, d, _ = toy_session(120, n_runs=3, n_vols=120, seed=5)
+    a = fit_glm(Y, d, n_pcs=3, chunk=4096, progress=False, device='cpu')
+    b = fit_glm(Y, d, n_pcs=3, chunk=17, progress=False, device='cpu')
+    assert a.n_pcs == b.n_pcs
+    for t in 'ABCD': np.testing.assert_allclose(a.betas[t], b.betas[t], atol=1e-4)
+
+def test_toy_accuracy_ordering():
+    Y, d, tr = toy_session(400, n_runs=4, n_vols=240, seed=2)
+    res = fit_glm(Y, d, progress=False, device='cpu')
+    act = tr['active']
+    r = {t: np.median(beta_recovery(res.betas[t][:, act], tr['trial_betas'][:, act])) for t in 'ABCD'}
+    assert r['D'] > r['C'] > r['A'] and r['D'] > r['A'] + 0.05, r
+    assert not act[res.pool].any()                    # the noise pool holds only voxels without signal
+
+def test_without_repeats_warns_and_uses_ols():
+    Y, d, _ = toy_session(80, n_runs=2, n_vols=150, seed=1)
+    d1 = SessionDesign(d.tr, d.run_lengths, d.onsets, np.arange(d.n_trials))     # every trial a new image
+    with pytest.warns(UserWarning, match='no condition repeats across runs'):
+        res = fit_glm(Y, d1, progress=False, device='cpu')
+    assert res.n_pcs == 0 and (res.frac == 1).all()
+    np.testing.assert_allclose(res.betas['D'], res.betas['B'], atol=1e-4)
+
+def test_bad_voxels_are_counted_not_fatal():
+    Y, d, _ = toy_session(50, n_runs=2, n_vols=150, seed=3)
+    Y[:, 3] = np.nan; Y[5, 4] = np.inf; Y[:, 7] = 0; Y[:, 9] = 800
+    with pytest.warns(UserWarning, match=r'skipped 4 of 50 voxels \(2 with NaN/inf, 1 zero or negative mean, 1 constant\)'):
+        res = fit_glm(Y, d, n_pcs=1, progress=False, device='cpu')
+    assert not res.valid[[3, 4, 7, 9]].any() and (res.betas['D'][:, [3, 4, 7, 9]] == 0).all()
+    assert np.isfinite(res.betas['D']).all()
+
+def test_bad_shapes_and_designs():
+    Y, d, _ = toy_session(30, n_runs=2, n_vols=150, seed=3)
+    with pytest.raises(GLMInputError, match='volumes of data but the design has 300'): fit_glm(Y[:-1], d)
+    with pytest.raises(GLMInputError, match='no events'):
+        fit_glm(Y, SessionDesign(d.tr, d.run_lengths, [np.array([]), np.array([])], np.array([], int)))
+    with pytest.raises(GLMInputError, match='no voxel has a usable'): fit_glm(np.zeros_like(Y), d)
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match='CUDA is not available'): fit_glm(Y, d, device='cuda')
+
+def test_file_errors_name_the_file(tiny_copy):
+    lay = Layout(tiny_copy)
+    p = lay.design(1, 1, 3)
+    lines = p.read_text().splitlines()
+    p.write_text('\n'.join(lines[:-2]) + '\n')                       # design shorter than the run
+    with pytest.raises(NSDFormatError, match=r'design_session01_run03\.tsv: \d+ lines but its time series has \d+ volumes'):
+        load_session(tiny_copy, 1, 1)
+    p.write_text('\n'.join(['x'] + lines[1:]) + '\n')
+    with pytest.raises(NSDFormatError, match=r'run03\.tsv: line 1 reads .x.; expected one non-negative integer'):
+        load_session(tiny_copy, 1, 1)
+    p.write_text('\n'.join(lines) + '\n')
+    ts = lay.timeseries(1, 1, 5)
+    ts.write_bytes(ts.read_bytes()[:3000])                           # truncated NIfTI
+    with pytest.raises(NSDFormatError, match=r'timeseries_session01_run05\.nii\.gz: unreadable or truncated'):
+        glm_subject(tiny_copy, 1, progress=False)
+    lay.timeseries(1, 1, 5).unlink()
+    with pytest.raises(NSDFormatError, match=r'session 1 lacks run\(s\) \[5\]'):
+        glm_subject(tiny_copy, 1, progress=False)
+    with pytest.raises(ConfigError, match='unknown subject 2'):
+        glm_subject(tiny_copy, 2, progress=False)
+
+def test_failure_keeps_earlier_outputs(tiny_copy):
+    "A failed refit leaves the previous betas in place and marks the subject as not done."
+    lay = Layout(tiny_copy)
+    before = lay.betas(7, 1, 'hdf5', TYPES['D']).read_bytes()
+    for r in range(1, 13): lay.design(7, 1, r).write_text('0\n'*len(lay.design(7, 1, r).read_text().splitlines()))
+    with pytest.raises(GLMInputError, match='the design has no events'):
+        glm_subject(tiny_copy, 7, progress=False)
+    assert lay.betas(7, 1, 'hdf5', TYPES['D']).read_bytes() == before
+    assert not glm_done(tiny_copy, 7)
+
+def test_nan_voxels_in_files_warn(tiny_copy):
+    lay = Layout(tiny_copy)
+    f = lay.timeseries(1, 1, 2)
+    img = nib.load(f); data = np.asarray(img.dataobj).astype(np.float32)
+    bx = np.argwhere(data[..., 0] > 0)[:3]
+    for x, y, z in bx: data[x, y, z, 4] = np.nan
+    write_nifti(f, data, tr=TR)
+    with pytest.warns(UserWarning, match='skipped 3 of'):
+        glm_subject(tiny_copy, 1, types='D', progress=False)
+    b = np.asarray(nib.load(lay.betas(1, 1, 'nii.gz', TYPES['D'])).dataobj)
+    assert all((b[x, y, z] == 0).all() for x, y, z in bx)

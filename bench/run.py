@@ -24,6 +24,28 @@ from neuro_decode.glm import toy_session, fit_voxel_loop
 Y, d, tr = toy_session({n}, n_runs=6, n_vols=300, seed=0)
 t = time.perf_counter()
 fit_voxel_loop(Y, d, np.arange({k}))"""
+# ridge at CLIP-vision scale: one fit for all 257 x 768 outputs vs brain-diffuser's loop of one Ridge per token
+RIDGE_DATA = """import numpy as np
+rng = np.random.default_rng(0)
+n, p, m, tok, dim = 750, 1500, 200, 257, 768
+X, Xte = rng.normal(size=(n, p)).astype(np.float32), rng.normal(size=(m, p)).astype(np.float32)
+W = rng.normal(size=(p, 64)).astype(np.float32)/40
+Y = (np.tanh(X @ W) @ rng.normal(size=(64, tok*dim)).astype(np.float32)/8).reshape(n, tok, dim)
+t = time.perf_counter()"""
+RIDGE_OURS = RIDGE_DATA + """
+from neuro_decode.regress import RidgeRegressor
+P = RidgeRegressor(6e4, device='{device}').fit_predict(X, Y, Xte).reshape(m, tok, dim)
+np.save(D + '/ours.npy', P[:, :{k}])"""
+RIDGE_SKLEARN = RIDGE_DATA + """
+from sklearn.linear_model import Ridge
+P = np.stack([Ridge(alpha=6e4).fit(X, Y[:, j]).predict(Xte) for j in range({k})], 1)
+EXTRA = dict(max_rel_diff=float(np.abs(P - np.load(D + '/ours.npy')).max()/np.abs(P).max()))"""
+GRU_SPEED = """import torch
+from neuro_decode.regress import train_network, TrainConfig
+X = torch.randn(640, 15724).numpy(); Y = torch.randn(640, 13344).numpy()
+t = time.perf_counter()
+train_network('gru', X, Y, TrainConfig(max_epochs=2, refit=False), device='{device}', progress=False)
+EXTRA = dict(samples_per_s=round(2*576/(time.perf_counter() - t), 1))"""
 PREPARE = "from neuro_decode.nsd import prepare_subject; prepare_subject(D+'/sim', 1, D+'/run-{fmt}', fmt='{fmt}', progress=False)"
 
 def measure(code:str, d:str)->tuple:
@@ -59,6 +81,15 @@ def main():
             k = 20
             s, _ = add(f'per-voxel loop, type B only, {k} of {n} voxels', GLM_LOOP.format(n=n, k=k), d)
             rows[-1].update(voxels_per_s=round(k/s, 1), extrapolated_s=round(s*n/k))
+    with tempfile.TemporaryDirectory() as d:
+        k = 16
+        s_ours, _ = add('ridge fit+predict, 750 x 1500 -> 257 x 768 outputs, all tokens, ours', RIDGE_OURS.format(device='cpu', k=k), d)
+        s_sk, extra = add(f'ridge per token with scikit-learn (brain-diffuser), {k} of 257 tokens', RIDGE_SKLEARN.format(k=k), d)
+        rows[-1].update(extrapolated_s=round(s_sk*257/k), speedup=round(s_sk*257/k/s_ours, 1), max_rel_diff=extra['max_rel_diff'])
+    with tempfile.TemporaryDirectory() as d:
+        for dev in devices:
+            s, extra = add(f'GRU training, 15,724 voxels -> 13,344 latents (12.4M parameters), {dev}', GRU_SPEED.format(device=dev), d)
+            rows[-1]['samples_per_s'] = extra['samples_per_s']
     print(pd.DataFrame(rows).to_markdown(index=False))
     print('\nGLM accuracy on the toy sessions (median r with the true single-trial betas over responsive voxels):\n')
     print(pd.DataFrame(glm_acc).to_markdown(index=False))

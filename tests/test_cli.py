@@ -36,10 +36,32 @@ def test_run_executes_notebooks_with_papermill(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     ex = tmp_path/'sim-tiny'/'executed'
     assert sorted(p.name for p in ex.iterdir()) == ['02_simulate.ipynb', '03_glm_sub-01.ipynb', '03_glm_sub-07.ipynb',
-                                                    '04_nsd_sub-01.ipynb', '04_nsd_sub-07.ipynb']
+                                                    '04_nsd_sub-01.ipynb', '04_nsd_sub-07.ipynb', '06_clip.ipynb',
+                                                    '07_regress_sub-01.ipynb', '07_regress_sub-07.ipynb',
+                                                    '08_stage1_sub-01.ipynb', '08_stage1_sub-07.ipynb']
+    assert 'Tables 2-3' in r.stdout and (tmp_path/'sim-tiny'/'sub-07'/'images'/'stage1_gru_L15').is_dir()
+    assert (tmp_path/'sim-tiny'/'features'/'vdvae_L31.h5').exists()
     assert (tmp_path/'sim-tiny'/'sub-07'/'glm_accuracy.csv').exists()
     nb = json.loads((ex/'04_nsd_sub-07.ipynb').read_text())
     injected = [c for c in nb['cells'] if 'injected-parameters' in c['metadata'].get('tags', [])]
     assert injected and 'subject = 7' in ''.join(injected[0]['source'])
     assert load_prep(tmp_path/'sim-tiny'/'sub-07'/'prep.h5').attrs['subject'] == 7
     assert 'steps not landed yet' in r.stdout and 'sub-07' in r.stdout
+
+def test_features_once_per_run(tmp_path, tiny_root):
+    import h5py
+    for s in (1, 7):
+        assert cli('prepare', '--data', tiny_root, '--subject', s, '--out', tmp_path/'run', '--quiet').returncode == 0
+    r = cli('features', '--run', tmp_path/'run', '--latents', 15, 31, '--quiet')
+    assert r.returncode == 0, r.stderr
+    with h5py.File(tmp_path/'run'/'features'/'vdvae_L15.h5') as f:
+        ids = f['ids'][()]; assert f['latents'].shape == (len(ids), 13344)
+    assert len(ids) == 12 + 2*36                                   # shared test images + each subject's own
+    with h5py.File(tmp_path/'run'/'features'/'vdvae_L31.h5') as f: assert f['latents'].shape == (len(ids), 91168)
+    with h5py.File(tmp_path/'run'/'features'/'clip_text.h5') as f: assert f['embeddings'].shape[:2] == (len(ids), 77)
+    with h5py.File(tmp_path/'run'/'features'/'clip_vision.h5') as f: assert f['embeddings'].shape[:2] == (len(ids), 257)
+    t = (tmp_path/'run'/'features'/'clip_text.h5').stat().st_mtime_ns
+    assert cli('features', '--run', tmp_path/'run', '--quiet').returncode == 0        # already there: not recomputed
+    assert (tmp_path/'run'/'features'/'clip_text.h5').stat().st_mtime_ns == t
+    r = cli('features', '--run', tmp_path/'run', '--weights', tmp_path/'weights')
+    assert r.returncode == 2 and 'imagenet64-iter-1600000-model-ema.th: missing' in r.stderr and 'openaipublic' in r.stderr

@@ -1,0 +1,59 @@
+"The bundled small models in data/models: checksums, and quality on scenes no model was trained on."
+import json, shutil
+import numpy as np, pytest, torch
+from neuro_decode.config import ConfigError
+from neuro_decode.bundled import bundled_dir, bundled_path, sha256, scene_pairs, ssim_grey
+from neuro_decode.vdvae import load_vdvae, reconstruct, latent_dim
+from neuro_decode.clip import load_vd_encoders, load_eval_clip, eval_image_embeddings, preprocess_clip, vd_image_tokens, vd_text_tokens
+
+HELDOUT_SEED = 98765          # scenes never used in training (training seeds: 1234, 2345, 3456; held-out 1235, 4567)
+MIN_SSIM = 0.25               # small VDVAE reconstructions: measured median 0.32 on 100 held-out scenes (90_train_small_models)
+MIN_TOP1 = 0.3                # caption->image top-1 among 60 scenes (chance 0.017); measured 0.45 / 0.58 among 200 (91_train_clip)
+
+@pytest.fixture(scope='module')
+def heldout():
+    return scene_pairs(60, HELDOUT_SEED)
+
+def test_manifest_matches_files():
+    man = json.loads((bundled_dir()/'MANIFEST.json').read_text())
+    assert {'vdvae_small.safetensors', 'eval_clip_small.safetensors', 'vd_clip_small/text_encoder/model.safetensors'} <= set(man)
+    for name, v in man.items():
+        assert sha256(bundled_dir()/name) == v['sha256'], name
+    assert sum(v['bytes'] for v in man.values()) < 40*2**20          # the issue's budget: 40 MB in all
+
+def test_damaged_file_is_refused(tmp_path):
+    d = tmp_path/'models'; shutil.copytree(bundled_dir(), d)
+    p = d/'vdvae_small.safetensors'; b = bytearray(p.read_bytes()); b[-10] ^= 1; p.write_bytes(bytes(b))
+    with pytest.raises(ConfigError, match=r'vdvae_small\.safetensors: SHA-256 differs'):
+        bundled_path('vdvae_small.safetensors', d)
+    with pytest.raises(ConfigError, match='not in'):
+        bundled_path('nothing.bin', d)
+
+def test_vdvae_reconstructs_heldout_scenes(heldout):
+    imgs, _ = heldout
+    m = load_vdvae(bundled_path('vdvae_small.safetensors'), device='cpu')
+    assert latent_dim(m.cfg, 15) == 13344 and latent_dim(m.cfg, 31) == 91168
+    s = ssim_grey(imgs, reconstruct(m, imgs))
+    assert np.median(s) > MIN_SSIM, np.median(s)
+
+def _retrieval(zi, zt):
+    return float(np.mean((zt @ zi.T).argmax(1) == np.arange(len(zi))))
+
+def test_vd_encoders_retrieve_captions(heldout):
+    imgs, caps = heldout
+    enc = load_vd_encoders(bundled_dir()/'vd_clip_small', device='cpu')
+    assert vd_image_tokens(enc, imgs[:2]).shape == (2, 257, enc.dim) and vd_text_tokens(enc, ['a ball']).shape == (1, 77, enc.dim)
+    with torch.no_grad():
+        zi = torch.nn.functional.normalize(enc.vision(preprocess_clip(imgs, enc)).image_embeds, dim=-1).numpy()
+        t = enc.tokenizer([c[0] for c in caps], padding='max_length', max_length=77, truncation=True, return_tensors='pt')
+        zt = torch.nn.functional.normalize(enc.text(t.input_ids).text_embeds, dim=-1).numpy()
+    assert _retrieval(zi, zt) > MIN_TOP1, _retrieval(zi, zt)
+
+def test_eval_clip_retrieves_captions(heldout):
+    import open_clip
+    imgs, caps = heldout
+    ec = load_eval_clip(bundled_path('eval_clip_small.safetensors'), device='cpu')
+    zi = eval_image_embeddings(ec, imgs)
+    with torch.no_grad():
+        zt = torch.nn.functional.normalize(ec.model.encode_text(open_clip.tokenize([c[0] for c in caps])), dim=-1).numpy()
+    assert _retrieval(zi, zt) > MIN_TOP1, _retrieval(zi, zt)

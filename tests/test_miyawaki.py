@@ -1,0 +1,27 @@
+"Real V1 data (Miyawaki 2008): ridge and GRU decode the test patterns far above chance. Skips without the data."
+import numpy as np, pytest
+from neuro_decode.config import ConfigError
+from neuro_decode.miyawaki import load_miyawaki, pixcorr, permutation_p
+from neuro_decode.regress import RidgeRegressor, train_network, predict_network, TrainConfig, two_way_identification
+
+@pytest.fixture(scope='module')
+def data():
+    try: return load_miyawaki()
+    except ConfigError as e: pytest.skip(f'real Miyawaki data absent: {e}')
+
+def test_patterns_are_the_original_10x10(data):
+    assert data['X_train'].shape == (107, 967) and data['Y_test'].shape == (12, 100)
+    assert set(np.unique(data['Y_train'])) <= {0., 1.}
+
+def test_ridge_and_gru_beat_chance(data):
+    preds = {'ridge': RidgeRegressor(10., device='cpu').fit(data['X_train'], data['Y_train']).predict(data['X_test'])}
+    m, _, _ = train_network('gru', data['X_train'], data['Y_train'], TrainConfig(max_epochs=150), seed=0, device='cpu', progress=False)
+    preds['gru'] = predict_network(m, data['X_test'])
+    for name, p in preds.items():
+        pc, p_pc = permutation_p(p, data['Y_test'], pixcorr, n=500)
+        idn, p_id = permutation_p(p, data['Y_test'], two_way_identification, n=500)
+        assert pc > 0.5 and idn > 0.8 and p_pc < 0.01 and p_id < 0.01, (name, pc, idn, p_pc, p_id)
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match='nothing.mat: missing'):
+        load_miyawaki(tmp_path/'nothing.mat')

@@ -26,18 +26,18 @@ t = time.perf_counter()
 fit_voxel_loop(Y, d, np.arange({k}))"""
 # ridge at CLIP-vision scale: one fit for all 257 x 768 outputs vs brain-diffuser's loop of one Ridge per token
 RIDGE_DATA = """import numpy as np
+from sklearn.linear_model import Ridge
+from neuro_decode.regress import RidgeRegressor
 rng = np.random.default_rng(0)
-n, p, m, tok, dim = 750, 1500, 200, 257, 768
+n, p, m, tok, dim = 750, 4000, 200, 257, 768
 X, Xte = rng.normal(size=(n, p)).astype(np.float32), rng.normal(size=(m, p)).astype(np.float32)
-W = rng.normal(size=(p, 64)).astype(np.float32)/40
+W = rng.normal(size=(p, 64)).astype(np.float32)/np.sqrt(p)
 Y = (np.tanh(X @ W) @ rng.normal(size=(64, tok*dim)).astype(np.float32)/8).reshape(n, tok, dim)
 t = time.perf_counter()"""
 RIDGE_OURS = RIDGE_DATA + """
-from neuro_decode.regress import RidgeRegressor
 P = RidgeRegressor(6e4, device='{device}').fit_predict(X, Y, Xte).reshape(m, tok, dim)
 np.save(D + '/ours.npy', P[:, :{k}])"""
 RIDGE_SKLEARN = RIDGE_DATA + """
-from sklearn.linear_model import Ridge
 P = np.stack([Ridge(alpha=6e4).fit(X, Y[:, j]).predict(Xte) for j in range({k})], 1)
 EXTRA = dict(max_rel_diff=float(np.abs(P - np.load(D + '/ours.npy')).max()/np.abs(P).max()))"""
 GRU_SPEED = """import torch
@@ -56,23 +56,27 @@ def measure(code:str, d:str)->tuple:
     out = subprocess.run([sys.executable, '-c', src], capture_output=True, text=True, check=True).stdout
     return tuple(json.loads(out.strip().splitlines()[-1]))
 
-def main():
+def main(only:list|None=None):
+    "Run every benchmark, or only the groups named in `only` ('simulate', 'glm', 'ridge', 'gru')."
     import torch
+    want = lambda g: not only or g in only
     rows, glm_acc = [], []
     def add(name, code, d, **kw):
         s, mb, extra = measure(code, d)
         rows.append(dict(benchmark=name, seconds=round(s, 2), peak_MB=round(mb), **kw))
         print(f'  {name}: {s:.1f} s', file=sys.stderr)
         return s, extra
-    with tempfile.TemporaryDirectory() as d:
+    if want('simulate'):
+      with tempfile.TemporaryDirectory() as d:
         add('simulate tiny (2 subjects)', SIMULATE.format(preset='tiny'), d)
-    with tempfile.TemporaryDirectory() as d:     # the default world, simulated once, is then read back
+    if want('simulate') or want('glm'):
+      with tempfile.TemporaryDirectory() as d:     # the default world, simulated once, is then read back
         add('simulate default (4 subjects)', SIMULATE.format(preset='default'), d)
         add('GLM types A-D, subject 1 of default (3 sessions, files in and out)', GLM_SUBJECT, d)
         for fmt in ('nii.gz', 'hdf5'):
             add(f'prepare subject 1, default, betas as {fmt}', PREPARE.format(fmt=fmt), d)
     devices = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
-    for n in (2000, 8000):
+    for n in ((2000, 8000) if want('glm') else ()):
         with tempfile.TemporaryDirectory() as d:
             for dev in devices:
                 s, extra = add(f'GLM types A-D, {n} voxels x 6 runs x 300 vols, {dev}', GLM_FIT.format(n=n, device=dev), d)
@@ -81,17 +85,20 @@ def main():
             k = 20
             s, _ = add(f'per-voxel loop, type B only, {k} of {n} voxels', GLM_LOOP.format(n=n, k=k), d)
             rows[-1].update(voxels_per_s=round(k/s, 1), extrapolated_s=round(s*n/k))
-    with tempfile.TemporaryDirectory() as d:
+    if want('ridge'):
+      with tempfile.TemporaryDirectory() as d:
         k = 16
-        s_ours, _ = add('ridge fit+predict, 750 x 1500 -> 257 x 768 outputs, all tokens, ours', RIDGE_OURS.format(device='cpu', k=k), d)
+        s_ours, _ = add('ridge fit+predict, 750 images x 4000 voxels -> 257 x 768 outputs, all tokens, ours', RIDGE_OURS.format(device='cpu', k=k), d)
         s_sk, extra = add(f'ridge per token with scikit-learn (brain-diffuser), {k} of 257 tokens', RIDGE_SKLEARN.format(k=k), d)
         rows[-1].update(extrapolated_s=round(s_sk*257/k), speedup=round(s_sk*257/k/s_ours, 1), max_rel_diff=extra['max_rel_diff'])
-    with tempfile.TemporaryDirectory() as d:
+    if want('gru'):
+      with tempfile.TemporaryDirectory() as d:
         for dev in devices:
             s, extra = add(f'GRU training, 15,724 voxels -> 13,344 latents (12.4M parameters), {dev}', GRU_SPEED.format(device=dev), d)
             rows[-1]['samples_per_s'] = extra['samples_per_s']
     print(pd.DataFrame(rows).to_markdown(index=False))
-    print('\nGLM accuracy on the toy sessions (median r with the true single-trial betas over responsive voxels):\n')
-    print(pd.DataFrame(glm_acc).to_markdown(index=False))
+    if glm_acc:
+        print('\nGLM accuracy on the toy sessions (median r with the true single-trial betas over responsive voxels):\n')
+        print(pd.DataFrame(glm_acc).to_markdown(index=False))
 
-if __name__ == '__main__': main()
+if __name__ == '__main__': main(sys.argv[1:] or None)

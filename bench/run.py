@@ -29,7 +29,7 @@ RIDGE_DATA = """import numpy as np
 from sklearn.linear_model import Ridge
 from neuro_decode.regress import RidgeRegressor
 rng = np.random.default_rng(0)
-n, p, m, tok, dim = 750, 4000, 200, 257, 768
+n, p, m, tok, dim = 750, 8000, 200, 257, 768
 X, Xte = rng.normal(size=(n, p)).astype(np.float32), rng.normal(size=(m, p)).astype(np.float32)
 W = rng.normal(size=(p, 64)).astype(np.float32)/np.sqrt(p)
 Y = (np.tanh(X @ W) @ rng.normal(size=(64, tok*dim)).astype(np.float32)/8).reshape(n, tok, dim)
@@ -88,7 +88,7 @@ def main(only:list|None=None):
     if want('ridge'):
       with tempfile.TemporaryDirectory() as d:
         k = 16
-        s_ours, _ = add('ridge fit+predict, 750 images x 4000 voxels -> 257 x 768 outputs, all tokens, ours', RIDGE_OURS.format(device='cpu', k=k), d)
+        s_ours, _ = add('ridge fit+predict, 750 images x 8000 voxels -> 257 x 768 outputs, all tokens, ours', RIDGE_OURS.format(device='cpu', k=k), d)
         s_sk, extra = add(f'ridge per token with scikit-learn (brain-diffuser), {k} of 257 tokens', RIDGE_SKLEARN.format(k=k), d)
         rows[-1].update(extrapolated_s=round(s_sk*257/k), speedup=round(s_sk*257/k/s_ours, 1), max_rel_diff=extra['max_rel_diff'])
     if want('gru'):

@@ -67,14 +67,14 @@ def main(only:list|None=None):
         print(f'  {name}: {s:.1f} s', file=sys.stderr)
         return s, extra
     if want('simulate'):
-      with tempfile.TemporaryDirectory() as d:
-        add('simulate tiny (2 subjects)', SIMULATE.format(preset='tiny'), d)
+        with tempfile.TemporaryDirectory() as d:
+            add('simulate tiny (2 subjects)', SIMULATE.format(preset='tiny'), d)
     if want('simulate') or want('glm'):
-      with tempfile.TemporaryDirectory() as d:     # the default world, simulated once, is then read back
-        add('simulate default (4 subjects)', SIMULATE.format(preset='default'), d)
-        add('GLM types A-D, subject 1 of default (3 sessions, files in and out)', GLM_SUBJECT, d)
-        for fmt in ('nii.gz', 'hdf5'):
-            add(f'prepare subject 1, default, betas as {fmt}', PREPARE.format(fmt=fmt), d)
+        with tempfile.TemporaryDirectory() as d:     # the default world, simulated once, is then read back
+            add('simulate default (4 subjects)', SIMULATE.format(preset='default'), d)
+            add('GLM types A-D, subject 1 of default (3 sessions, files in and out)', GLM_SUBJECT, d)
+            for fmt in ('nii.gz', 'hdf5'):
+                add(f'prepare subject 1, default, betas as {fmt}', PREPARE.format(fmt=fmt), d)
     devices = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
     for n in ((2000, 8000) if want('glm') else ()):
         with tempfile.TemporaryDirectory() as d:
@@ -86,16 +86,16 @@ def main(only:list|None=None):
             s, _ = add(f'per-voxel loop, type B only, {k} of {n} voxels', GLM_LOOP.format(n=n, k=k), d)
             rows[-1].update(voxels_per_s=round(k/s, 1), extrapolated_s=round(s*n/k))
     if want('ridge'):
-      with tempfile.TemporaryDirectory() as d:
-        k = 16
-        s_ours, _ = add('ridge fit+predict, 750 images x 8000 voxels -> 257 x 768 outputs, all tokens, ours', RIDGE_OURS.format(device='cpu', k=k), d)
-        s_sk, extra = add(f'ridge per token with scikit-learn (brain-diffuser), {k} of 257 tokens', RIDGE_SKLEARN.format(k=k), d)
-        rows[-1].update(extrapolated_s=round(s_sk*257/k), speedup=round(s_sk*257/k/s_ours, 1), max_rel_diff=extra['max_rel_diff'])
+        with tempfile.TemporaryDirectory() as d:
+            k = 16
+            s_ours, _ = add('ridge fit+predict, 750 images x 8000 voxels -> 257 x 768 outputs, all tokens, ours', RIDGE_OURS.format(device='cpu', k=k), d)
+            s_sk, extra = add(f'ridge per token with scikit-learn (brain-diffuser), {k} of 257 tokens', RIDGE_SKLEARN.format(k=k), d)
+            rows[-1].update(extrapolated_s=round(s_sk*257/k), speedup=round(s_sk*257/k/s_ours, 1), max_rel_diff=extra['max_rel_diff'])
     if want('gru'):
-      with tempfile.TemporaryDirectory() as d:
-        for dev in devices:
-            s, extra = add(f'GRU training, 15,724 voxels -> 13,344 latents (12.4M parameters), {dev}', GRU_SPEED.format(device=dev), d)
-            rows[-1]['samples_per_s'] = extra['samples_per_s']
+        with tempfile.TemporaryDirectory() as d:
+            for dev in devices:
+                s, extra = add(f'GRU training, 15,724 voxels -> 13,344 latents (12.4M parameters), {dev}', GRU_SPEED.format(device=dev), d)
+                rows[-1]['samples_per_s'] = extra['samples_per_s']
     print(pd.DataFrame(rows).to_markdown(index=False))
     if glm_acc:
         print('\nGLM accuracy on the toy sessions (median r with the true single-trial betas over responsive voxels):\n')

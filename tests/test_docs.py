@@ -34,3 +34,11 @@ def test_index_in_headless_chromium(site, tmp_path):
     assert re.search(r'<h1[^>]*>\s*neuro_decode', dom), 'project title missing from the rendered page'
     for c in sorted(p.stem for p in (ROOT/'nbs').glob('[0-9]*.ipynb')):
         assert f'{c}.html' in dom, f'no link to chapter {c} in the rendered page'
+
+def test_formulas_render_offline(site, tmp_path):
+    "MathJax is served from the site itself (a PyPI package), so formulas render with no network."
+    if not CHROMIUM: pytest.skip('chromium not installed (Debian package chromium; .ci/run installs it)')
+    assert (site/'mathjax'/'MathJax.js').exists()
+    dom = subprocess.run([CHROMIUM, *FLAGS, '--user-data-dir=' + str(tmp_path/'profile'), '--virtual-time-budget=15000',
+                          '--dump-dom', (site/'03_glm.html').as_uri()], check=True, capture_output=True, text=True, timeout=180).stdout
+    assert len(re.findall(r'class="MathJax[_ ]', dom)) > 10, 'formulas were not typeset'

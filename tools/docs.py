@@ -102,6 +102,7 @@ plugins:
       remove_tag_config:
         remove_input_tags: [hide-input]
 markdown_extensions: [tables, admonition, pymdownx.arithmatex]
+extra_javascript: ['mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full']
 nav:
 {nav}
 """
@@ -114,6 +115,8 @@ def site():
     docs = PROC
     for f in docs.iterdir():
         if f.suffix not in ('.ipynb',): (shutil.rmtree if f.is_dir() else Path.unlink)(f)
+    import jupyter_server_mathjax                          # MathJax 2 from PyPI: formulas render offline
+    shutil.copytree(Path(jupyter_server_mathjax.__file__).parent/'static', docs/'mathjax')
     nav = []
     for f in sorted(docs.glob('*.ipynb'), key=lambda p: (p.stem != 'index', p.stem)):
         t = _clean_proc(f) or f.stem

@@ -4,7 +4,7 @@ Measures wall time and peak memory (VmHWM, the RSS high-water mark of a fresh pr
 would inherit the parent's), on this machine. A case's code may reset `t` after its setup so that only the
 work itself is timed, and may set `EXTRA` (a dict) to report more (accuracy, counts).
 """
-import json, subprocess, sys, tempfile
+import json, os, subprocess, sys, tempfile
 from pathlib import Path
 import pandas as pd
 
@@ -40,6 +40,73 @@ np.save(D + '/ours.npy', P[:, :{k}])"""
 RIDGE_SKLEARN = RIDGE_DATA + """
 P = np.stack([Ridge(alpha=6e4).fit(X, Y[:, j]).predict(Xte) for j in range({k})], 1)
 EXTRA = dict(max_rel_diff=float(np.abs(P - np.load(D + '/ours.npy')).max()/np.abs(P).max()))"""
+RIDGE_HIMALAYA = RIDGE_DATA + """
+from himalaya.backend import set_backend
+set_backend('numpy')
+from himalaya.{mod} import {cls}
+m = {cls}(alpha=6e4, fit_intercept=True).fit(X.astype(np.float64), Y.reshape(n, -1)[:, :{q}].astype(np.float64))
+P = np.asarray(m.predict(Xte.astype(np.float64)))
+ref = np.load(D + '/ours.npy').reshape(len(Xte), -1)[:, :{q}]
+EXTRA = dict(max_rel_diff=float(np.abs(P - ref).max()/np.abs(ref).max()))"""
+# the machine's matrix-multiply rate, one thread
+MATMUL = """import torch
+A = torch.randn(4000, 4000, dtype=torch.{dt}); B = torch.randn(4000, 4000, dtype=torch.{dt}); A @ B
+t = time.perf_counter()
+for _ in range(3): A @ B
+EXTRA = dict(gflops=round(3*2*4000**3/(time.perf_counter() - t)/1e9, 1))"""
+# NSD subject 1 at full size: 8,859 training + 982 test images x 15,724 voxels; targets streamed from an HDF5 features file
+NSD_MAKE = """import numpy as np, h5py
+rng = np.random.default_rng(0)
+n, m, p, q = 8859, 982, 15724, {q}
+W = rng.normal(size=(p, 32)).astype(np.float32)/np.sqrt(p)
+X = rng.normal(size=(n, p)).astype(np.float32); Xte = rng.normal(size=(m, p)).astype(np.float32)
+np.save(D + '/X.npy', X); np.save(D + '/Xte.npy', Xte)
+B = rng.normal(size=(32, q)).astype(np.float32)
+with h5py.File(D + '/targets.h5', 'w') as f:
+    d = f.create_dataset('latents', (n, q), np.float32, chunks=(64, 4096)); f['ids'] = np.arange(n)
+    for i in range(0, n, 512): d[i:i+512] = np.tanh(X[i:i+512] @ W) @ B + rng.normal(size=(min(512, n - i), q)).astype(np.float32)"""
+NSD_RIDGE = """import numpy as np
+from neuro_decode.regress import RidgeRegressor, ridge_smoother, ridge_stream
+from neuro_decode.clip import FeatureReader
+X, Xte = np.load(D + '/X.npy'), np.load(D + '/Xte.npy')
+r = FeatureReader(D + '/targets.h5')
+class Blocks:
+    n_outputs = r.n_outputs
+    def block(self, cols): return r.read(np.arange(len(X)), cols)
+t = time.perf_counter()
+P = RidgeRegressor(5e4, device='cpu').fit_predict(X, Blocks(), Xte)
+np.save(D + '/P.npy', P[:, :{k}])
+n, p, m, q = *X.shape, len(Xte), P.shape[1]
+flops = 2*n*n*p + n**3/3 + 2*m*n*p + 2*m*n*q
+EXTRA = dict(gflops=round(flops/(time.perf_counter() - t)/1e9, 1))"""
+NSD_SKLEARN = """import numpy as np
+from sklearn.linear_model import Ridge
+from neuro_decode.clip import FeatureReader
+X, Xte = np.load(D + '/X.npy'), np.load(D + '/Xte.npy')
+Y = FeatureReader(D + '/targets.h5').read(np.arange(len(X)), slice(0, {k}))
+t = time.perf_counter()
+P = Ridge(alpha=5e4).fit(X.astype(np.float64), Y.astype(np.float64)).predict(Xte.astype(np.float64))
+ours = np.load(D + '/P.npy')
+EXTRA = dict(max_rel_diff=float(np.abs(P - ours).max()/np.abs(P).max()))"""
+NSD_CV = """import numpy as np
+from neuro_decode.regress import RidgeRegressor
+from neuro_decode.clip import FeatureReader
+X = np.load(D + '/X.npy')
+r = FeatureReader(D + '/targets.h5')
+class Blocks:
+    n_outputs = r.n_outputs
+    def block(self, cols): return r.read(np.arange(len(X)), cols)
+t = time.perf_counter()
+best, score = RidgeRegressor(alphas=(1e3, 1e4, 3e4, 5e4, 1e5, 3e5, 1e6, 1e7), device='cpu').cross_validate(X, Blocks())
+EXTRA = dict(best_alpha=best)"""
+# features streamed from the stimulus file: peak memory against the number of images
+FEATURES = """import numpy as np
+from neuro_decode.nsd import write_stimuli
+from neuro_decode.clip import write_features
+rng = np.random.default_rng(0)
+write_stimuli(D + '/stim{n}.hdf5', ((rng.uniform(size=(425, 425, 3))*255).astype(np.uint8) for _ in range({n})), {n})
+t = time.perf_counter()
+write_features(D + '/feat{n}', np.arange({n}), [['a red ball on a grassy field.']]*{n}, D + '/stim{n}.hdf5', (15, 31), progress=False)"""
 GRU_SPEED = """import torch
 from neuro_decode.regress import train_network, TrainConfig
 X = torch.randn(640, 15724).numpy(); Y = torch.randn(640, 13344).numpy()
@@ -57,7 +124,7 @@ def measure(code:str, d:str)->tuple:
     return tuple(json.loads(out.strip().splitlines()[-1]))
 
 def main(only:list|None=None):
-    "Run every benchmark, or only the groups named in `only` ('simulate', 'glm', 'ridge', 'gru')."
+    "Run every benchmark, or only the groups named in `only` ('simulate', 'glm', 'ridge', 'himalaya', 'nsd', 'features', 'gru')."
     import torch
     want = lambda g: not only or g in only
     rows, glm_acc = [], []
@@ -91,6 +158,33 @@ def main(only:list|None=None):
             s_ours, _ = add('ridge fit+predict, 750 images x 8000 voxels -> 257 x 768 outputs, all tokens, ours', RIDGE_OURS.format(device='cpu', k=k), d)
             s_sk, extra = add(f'ridge per token with scikit-learn (brain-diffuser), {k} of 257 tokens', RIDGE_SKLEARN.format(k=k), d)
             rows[-1].update(extrapolated_s=round(s_sk*257/k), speedup=round(s_sk*257/k/s_ours, 1), max_rel_diff=extra['max_rel_diff'])
+    if want('ridge'):
+        with tempfile.TemporaryDirectory() as d:
+            for dt in ('float64', 'float32'):
+                s, extra = add(f'matrix multiply 4000 x 4000, {dt}, one thread (the machine\'s rate)', MATMUL.format(dt=dt), d)
+                rows[-1]['gflops'] = extra['gflops']
+    if want('himalaya'):
+        with tempfile.TemporaryDirectory() as d:
+            s_ours, _ = add('ridge fit+predict, 750 x 8000 -> 257 x 768, ours', RIDGE_OURS.format(device='cpu', k=257), d)
+            for mod, cls in (('kernel_ridge', 'KernelRidge'), ('ridge', 'Ridge')):
+                s, extra = add(f'himalaya {cls} (numpy backend), same problem, all outputs', RIDGE_HIMALAYA.format(mod=mod, cls=cls, q=257*768), d)
+                rows[-1].update(max_rel_diff=extra['max_rel_diff'], ours_speedup=round(s/s_ours, 1))
+    if want('nsd'):
+        for q, what in ((91168, 'VDVAE 31 layers'), (197376, 'CLIP-vision 257 x 768')):
+            with tempfile.TemporaryDirectory(dir=os.environ.get('BENCH_TMP')) as d:
+                measure(NSD_MAKE.format(q=q), d)                          # data on disk, made in its own process
+                s, extra = add(f'ridge at NSD subject-1 size: 8,859 x 15,724 -> {q:,} ({what}), fit + predict every output, targets streamed from HDF5',
+                               NSD_RIDGE.format(k=2000), d)
+                rows[-1]['gflops'] = extra['gflops']
+                if q == 91168:
+                    s_sk, extra = add('scikit-learn Ridge, same data, first 2,000 outputs', NSD_SKLEARN.format(k=2000), d)
+                    rows[-1]['max_rel_diff'] = extra['max_rel_diff']
+                    s_cv, extra = add('ridge alpha by 5-fold cross-validation, 8 alphas, one eigendecomposition per fold', NSD_CV, d)
+                    rows[-1].update(best_alpha=extra['best_alpha'], plain_fits=round(s_cv/s, 2))
+    if want('features'):
+        with tempfile.TemporaryDirectory() as d:
+            for n in (128, 1024):
+                add(f'features (VDVAE L15 + L31, CLIP text + vision, bundled) of {n} stimuli streamed from nsd_stimuli.hdf5', FEATURES.format(n=n), d)
     if want('gru'):
         with tempfile.TemporaryDirectory() as d:
             for dev in devices:

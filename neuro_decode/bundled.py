@@ -7,47 +7,11 @@ from __future__ import annotations
 import json, hashlib
 from pathlib import Path
 import numpy as np
-from .config import ConfigError, project_root
+from .config import ConfigError, project_root, bundled_dir, bundled_path, write_manifest, sha256
 from .simulate import sample_scene, render_scene
 
 # %% auto #0
-__all__ = ['bundled_dir', 'sha256', 'write_manifest', 'bundled_path', 'scene_pairs', 'scene_images', 'ssim_grey']
-
-# %% ../nbs/90_train_small_models.ipynb #95718909
-def bundled_dir()->Path:
-    "The folder of the bundled small models: $NEURO_DECODE_BUNDLED, else the checkout's data/models."
-    import os
-    if os.environ.get('NEURO_DECODE_BUNDLED'): return Path(os.environ['NEURO_DECODE_BUNDLED'])
-    root = project_root() or project_root(Path(__file__).parent)
-    if root is None: raise ConfigError("bundled models not found: run inside a neuro_decode checkout or set NEURO_DECODE_BUNDLED")
-    return root/'data'/'models'
-
-def sha256(path:str|Path)->str:
-    "SHA-256 of a file, read in 1 MB blocks."
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
-    return h.hexdigest()
-
-def write_manifest(folder:str|Path)->dict:
-    "Write `MANIFEST.json` (size and SHA-256 of every file, by path relative to `folder`) for the bundled models."
-    folder = Path(folder)
-    files = {p.relative_to(folder).as_posix(): dict(bytes=p.stat().st_size, sha256=sha256(p))
-             for p in sorted(folder.rglob('*')) if p.is_file() and p.name != 'MANIFEST.json'}
-    (folder/'MANIFEST.json').write_text(json.dumps(files, indent=1) + '\n')
-    return files
-
-def bundled_path(name:str, folder:str|Path|None=None)->Path:
-    "A bundled model file, verified against the manifest (a `ConfigError` naming the file if it differs)."
-    folder = Path(folder) if folder else bundled_dir()
-    man_p, p = folder/'MANIFEST.json', folder/name
-    if not man_p.exists(): raise ConfigError(f"{man_p}: missing; expected the manifest of the bundled models")
-    man = json.loads(man_p.read_text())
-    if name not in man: raise ConfigError(f"{p}: not in {man_p}; bundled files are {sorted(man)}")
-    if not p.exists(): raise ConfigError(f"{p}: missing; expected the bundled file listed in {man_p}")
-    if p.stat().st_size != man[name]['bytes'] or sha256(p) != man[name]['sha256']:
-        raise ConfigError(f"{p}: SHA-256 differs from {man_p}; the file is damaged or was changed without retraining")
-    return p
+__all__ = ['scene_pairs', 'scene_images', 'ssim_grey']
 
 # %% ../nbs/90_train_small_models.ipynb #5d85fd07
 def scene_pairs(n:int, seed:int, size:int=64)->tuple:

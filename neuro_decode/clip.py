@@ -11,10 +11,11 @@ import numpy as np, torch
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['VD_TEXT_TOKENS', 'VD_IMAGE_TOKENS', 'VD_PARTS', 'VD_ORIGIN', 'write_clip_tokenizer', 'ClipEncoders',
-           'load_vd_encoders', 'preprocess_clip', 'vd_text_tokens', 'vd_image_tokens', 'text_embeddings',
-           'vision_embeddings', 'small_clip_configs', 'new_small_encoders', 'save_vd_encoders', 'small_eval_clip',
-           'EvalClip', 'load_eval_clip', 'eval_image_embeddings', 'feature_models', 'run_images', 'extract_features']
+__all__ = ['VD_TEXT_TOKENS', 'VD_IMAGE_TOKENS', 'VD_PARTS', 'VD_ORIGIN', 'VD_FOLDER', 'BUNDLED_VD', 'write_clip_tokenizer',
+           'ClipEncoders', 'load_vd_encoders', 'preprocess_clip', 'vd_text_tokens', 'vd_image_tokens',
+           'text_embeddings', 'vision_embeddings', 'small_clip_configs', 'new_small_encoders', 'save_vd_encoders',
+           'small_eval_clip', 'EvalClip', 'load_eval_clip', 'eval_image_embeddings', 'vdvae_model', 'vd_encoders',
+           'feature_models', 'run_images', 'extract_features', 'write_features', 'FeatureReader']
 
 # %% ../nbs/06_clip.ipynb #f63ae242
 from .config import ConfigError, get_device
@@ -59,6 +60,7 @@ class ClipEncoders:
     size:int                    # input resolution of the vision encoder
     mean:tuple; std:tuple       # pixel normalisation
     source:str = ''
+    processor:object = None     # the folder's CLIPImageProcessor: VD's own image preprocessing, when loaded from a folder
     @property
     def dim(self)->int: return self.text.config.projection_dim
     def __repr__(self):
@@ -80,13 +82,16 @@ def load_vd_encoders(folder:str|Path,         # a Versatile Diffusion folder (or
     cfg = json.loads(pp.read_text())
     crop = cfg.get('crop_size', 224); size = crop['height'] if isinstance(crop, dict) else int(crop)
     try:
+        from transformers import CLIPImageProcessor
+        proc = CLIPImageProcessor.from_pretrained(folder/'image_feature_extractor')
         tok = CLIPTokenizer.from_pretrained(folder/'tokenizer')
         text = CLIPTextModelWithProjection.from_pretrained(folder/'text_encoder', torch_dtype=torch.float32)
         vision = CLIPVisionModelWithProjection.from_pretrained(folder/'image_encoder', torch_dtype=torch.float32)
     except (OSError, ValueError, RuntimeError) as e:
         raise WeightsError(f"{folder}: unreadable CLIP encoders ({type(e).__name__}: {str(e)[:200]}); expected {VD_ORIGIN}") from None
     dev = get_device(device)
-    return ClipEncoders(tok, text.to(dev).eval(), vision.to(dev).eval(), size, tuple(cfg['image_mean']), tuple(cfg['image_std']), str(folder))
+    return ClipEncoders(tok, text.to(dev).eval(), vision.to(dev).eval(), size, tuple(cfg['image_mean']), tuple(cfg['image_std']),
+                        str(folder), proc)
 
 # %% ../nbs/06_clip.ipynb #6d605e3a
 def preprocess_clip(images:np.ndarray, enc:ClipEncoders)->torch.Tensor:
@@ -115,7 +120,10 @@ def vd_text_tokens(enc:ClipEncoders, prompts:list)->torch.Tensor:
 def vd_image_tokens(enc:ClipEncoders, images:np.ndarray)->torch.Tensor:
     "(n, 257, D): post-layernorm, projected vision token states over the norm of the projected class token."
     dev = next(enc.vision.parameters()).device
-    out = enc.vision(preprocess_clip(images, enc).to(dev))
+    if enc.processor is not None:          # VD's pipeline preprocesses with the folder's CLIPImageProcessor
+        x = enc.processor(images=[np.asarray(im) for im in images], return_tensors='pt').pixel_values
+    else: x = preprocess_clip(images, enc)
+    out = enc.vision(x.to(dev, next(enc.vision.parameters()).dtype))
     emb = enc.vision.visual_projection(enc.vision.vision_model.post_layernorm(out.last_hidden_state))
     return emb/torch.norm(emb[:, :1], dim=-1, keepdim=True)
 
@@ -225,22 +233,44 @@ def eval_image_embeddings(ec:EvalClip, images:np.ndarray, batch:int=64)->np.ndar
     return (e/e.norm(dim=-1, keepdim=True)).numpy()
 
 # %% ../nbs/06_clip.ipynb #8ee7455a
-def feature_models(weights_dir:str|Path|None=None, # real weights folder; None: the bundled small models
-                   device:str|None=None)->tuple:    # (VDVAE, ClipEncoders, description)
-    "The VDVAE and VD encoders to compute features with: real ones from `weights_dir`, else the bundled ones."
+VD_FOLDER = 'versatile-diffusion'     # the real VD, in diffusers' layout, inside the weights folder
+BUNDLED_VD = 'vd_small'               # the bundled small VD (its CLIP encoders, and for stage 2 its UNet and VAE)
+
+def _folder_files(folder:Path, parts:tuple)->dict:
+    "{relative name: path} of every file under the given sub-folders."
+    return {p.relative_to(folder).as_posix(): p for part in parts for p in sorted((folder/part).rglob('*')) if p.is_file()}
+
+def vdvae_model(weights_dir:str|Path|None=None, # real weights folder; None: the bundled small VDVAE
+                device:str|None=None)->tuple:    # (VDVAE, model record)
+    "The VDVAE that features are computed and decoded with, and its model record."
     from neuro_decode.vdvae import load_vdvae, VDVAE_CHECKPOINT
+    from neuro_decode.config import model_source, bundled_path, bundled_source
     if weights_dir is not None:
-        w = Path(weights_dir)
-        return (load_vdvae(w/VDVAE_CHECKPOINT, device=device), load_vd_encoders(w/'versatile-diffusion', device),
-                f'real weights in {w}')
-    from neuro_decode.bundled import bundled_path, bundled_dir
-    vd = bundled_path('vdvae_small.safetensors'); bundled_path('vdvae_small.json')
-    for p in ('text_encoder/model.safetensors', 'image_encoder/model.safetensors'): bundled_path(f'vd_clip_small/{p}')
-    return load_vdvae(vd, device=device), load_vd_encoders(bundled_dir()/'vd_clip_small', device), 'bundled small models'
+        p = Path(weights_dir)/VDVAE_CHECKPOINT
+        m = load_vdvae(p, device=device)                    # a missing file is a WeightsError naming it
+        return m, model_source('vdvae', 'real', {VDVAE_CHECKPOINT: p}, where=p)
+    src = bundled_source('vdvae', 'vdvae_small.safetensors')
+    return load_vdvae(bundled_path('vdvae_small.safetensors'), device=device), src
+
+def vd_encoders(weights_dir:str|Path|None=None, # real weights folder; None: the bundled small encoders
+                device:str|None=None)->tuple:    # (ClipEncoders, model record)
+    "Versatile Diffusion's CLIP encoders (tokenizer, text, vision, preprocessing) and their model record."
+    from neuro_decode.config import model_source, bundled_dir, bundled_source
+    if weights_dir is not None:
+        folder = Path(weights_dir)/VD_FOLDER
+        enc = load_vd_encoders(folder, device)             # a missing part is a WeightsError naming it
+        return enc, model_source('vd_clip', 'real', _folder_files(folder, VD_PARTS), where=folder)
+    src = bundled_source('vd_clip', BUNDLED_VD, parts=VD_PARTS)
+    return load_vd_encoders(bundled_dir()/BUNDLED_VD, device), src
+
+def feature_models(weights_dir:str|Path|None=None, device:str|None=None)->tuple:
+    "(VDVAE, ClipEncoders, {'vdvae': record, 'vd_clip': record}): both feature models, real or bundled."
+    vd, s1 = vdvae_model(weights_dir, device)
+    enc, s2 = vd_encoders(weights_dir, device)
+    return vd, enc, {'vdvae': s1, 'vd_clip': s2}
 
 def run_images(run_dir:str|Path)->tuple:
     "(ids, captions, data_root) of every image the prepared subjects of a run use."
-    import h5py
     from neuro_decode.nsd import load_prep
     preps = sorted(Path(run_dir).glob('sub-*/prep.h5'))
     if not preps: raise ConfigError(f"{run_dir}: no sub-*/prep.h5; expected a run folder with prepared subjects (neuro-decode prepare)")
@@ -253,46 +283,138 @@ def run_images(run_dir:str|Path)->tuple:
     u = np.unique(ids)
     return u, [caps[i] for i in u], Path(roots.pop())
 
-def _write_feature(path:Path, name:str, data:np.ndarray, ids:np.ndarray, **attrs):
+# %% ../nbs/06_clip.ipynb #3b8c8bb1
+def _feature_state(path:Path, ids:np.ndarray, src:dict)->str:
+    "'ok', 'missing' (absent, unreadable or for other images) or 'other' (made by another model)."
     import h5py
-    from neuro_decode.config import atomic_path
-    with atomic_path(path) as tmp, h5py.File(tmp, 'w') as f:
-        f.create_dataset(name, data=data, chunks=(1,) + data.shape[1:]); f['ids'] = ids
-        f.attrs.update(attrs)
-
-def _feature_ok(path:Path, ids:np.ndarray, source:str)->bool:
-    import h5py
-    if not path.exists(): return False
+    from neuro_decode.config import read_source, same_source
+    if not path.exists(): return 'missing'
     try:
-        with h5py.File(path, 'r') as f: return np.array_equal(f['ids'][()], ids) and f.attrs.get('source') == source
-    except OSError: return False
+        with h5py.File(path, 'r') as f:
+            if not same_source(read_source(f.attrs.get('model_source')), src): return 'other'
+            return 'ok' if np.array_equal(f['ids'][()], ids) else 'missing'
+    except (OSError, KeyError): return 'missing'
+
+def _chunks(shape:tuple)->tuple:
+    "HDF5 chunks of at most 64 images by a slab of outputs: cheap to read by rows (images) or by columns (outputs)."
+    if len(shape) == 2: return (min(shape[0], 64), min(shape[1], 4096))
+    return (min(shape[0], 64), min(shape[1], 16), shape[2])
+
+def _open_feature(stack:'contextlib.ExitStack', path:Path, name:str, shape:tuple, ids:np.ndarray, src:dict, **attrs):
+    "A new features file written in place of `path` when the run's `stack` closes without error; its dataset."
+    import h5py
+    from neuro_decode.config import atomic_path, source_label
+    tmp = stack.enter_context(atomic_path(path))
+    f = stack.enter_context(h5py.File(tmp, 'w'))
+    d = f.create_dataset(name, shape, np.float32, chunks=_chunks(shape))
+    f['ids'] = ids
+    f.attrs.update(model_source=json.dumps(src), source=source_label(src), **attrs)
+    return d
 
 def extract_features(run_dir:str|Path,            # run folder with sub-*/prep.h5
                      latents:tuple=(15, 31),       # numbers of VDVAE layers to extract
                      weights_dir:str|Path|None=None, # real weights; None: bundled small models
-                     device:str|None=None, batch:int=32, seed:int=0,
+                     device:str|None=None,
+                     batch:int=32,                 # images read and encoded at a time
+                     seed:int=0,                   # seed of the VDVAE posterior samples
+                     overwrite:bool=False,         # replace files that another model made
                      progress:bool=True)->dict:    # {name: path}
-    "VDVAE latents and VD text/vision embeddings for every image of a run, computed once into RUN_DIR/features."
-    from neuro_decode.nsd import read_stimuli
-    from neuro_decode.simulate import Layout
-    from neuro_decode.vdvae import encode_latents, latent_dim
+    "VDVAE latents and VD text/vision embeddings for every image of a run, streamed into RUN_DIR/features."
+    from neuro_decode.nsd import Layout
     ids, caps, root = run_images(run_dir)
-    vd, enc, source = feature_models(weights_dir, device)
-    out_dir, out = Path(run_dir)/'features', {}
-    todo = {f'vdvae_L{k}': out_dir/f'vdvae_L{k}.h5' for k in latents}
-    todo.update(clip_text=out_dir/'clip_text.h5', clip_vision=out_dir/'clip_vision.h5')
-    if all(_feature_ok(p, ids, source) for p in todo.values()): return todo
-    images = read_stimuli(Layout(root).stimuli, ids)
-    for k in latents:
-        p = todo[f'vdvae_L{k}']
-        if not _feature_ok(p, ids, source):
-            z = encode_latents(vd, images, k, batch, seed, progress=progress)
-            _write_feature(p, 'latents', z, ids, source=source, k=k, dim=latent_dim(vd.cfg, k), seed=seed,
-                           config=json.dumps(vd.cfg.__dict__))
-    if not _feature_ok(todo['clip_text'], ids, source):
-        _write_feature(todo['clip_text'], 'embeddings', text_embeddings(enc, caps, progress=progress), ids, source=source,
-                       tokens=VD_TEXT_TOKENS, captions_per_image=float(np.mean([sum(1 for c in cs if c) for cs in caps])))
-    if not _feature_ok(todo['clip_vision'], ids, source):
-        _write_feature(todo['clip_vision'], 'embeddings', vision_embeddings(enc, images, progress=progress), ids, source=source,
-                       tokens=VD_IMAGE_TOKENS)
-    return todo
+    return write_features(Path(run_dir)/'features', ids, caps, Layout(root).stimuli, latents, weights_dir, device, batch, seed,
+                          overwrite, progress)
+
+def write_features(out_dir:str|Path,   # where the features files go
+                   ids:np.ndarray,     # sorted 0-based NSD ids of the images
+                   caps:list,          # per image, its captions
+                   stimuli:str|Path,   # NSD's stimulus file holding the images
+                   latents:tuple=(15, 31), weights_dir:str|Path|None=None, device:str|None=None,
+                   batch:int=32, seed:int=0, overwrite:bool=False, progress:bool=True)->dict:
+    "The features of the given images, a batch at a time from the stimulus file into HDF5: memory independent of the number of images."
+    import contextlib
+    from neuro_decode.nsd import read_stimuli
+    from neuro_decode.vdvae import encode_latents, latent_dim
+    from neuro_decode.config import ProvenanceError, source_label, read_source
+    out_dir, ids = Path(out_dir), np.asarray(ids)
+    vd, vsrc = vdvae_model(weights_dir, device)
+    enc, csrc = vd_encoders(weights_dir, device)
+    files = {f'vdvae_L{k}': (out_dir/f'vdvae_L{k}.h5', vsrc) for k in latents}
+    files.update(clip_text=(out_dir/'clip_text.h5', csrc), clip_vision=(out_dir/'clip_vision.h5', csrc))
+    state = {n: _feature_state(p, ids, s) for n, (p, s) in files.items()}
+    for n, st in state.items():
+        if st == 'other' and not overwrite:
+            import h5py
+            p, s = files[n]
+            with h5py.File(p, 'r') as f: rec = read_source(f.attrs.get('model_source'))
+            raise ProvenanceError(f"{p}: made by {source_label(rec)}, but this run computes features with {source_label(s)}: "
+                                  "use another run folder, or overwrite the run's features (overwrite=True, `neuro-decode features --overwrite`)")
+    todo = [n for n, st in state.items() if st != 'ok']
+    if not todo: return {n: p for n, (p, _) in files.items()}
+    ks = sorted(int(n[7:]) for n in todo if n.startswith('vdvae_L'))
+    stim, n = Path(stimuli), len(ids)
+    with contextlib.ExitStack() as stack:
+        ds = {}
+        for k in ks:
+            ds[f'vdvae_L{k}'] = _open_feature(stack, files[f'vdvae_L{k}'][0], 'latents', (n, latent_dim(vd.cfg, k)), ids, vsrc,
+                                              k=k, dim=latent_dim(vd.cfg, k), seed=seed, config=json.dumps(vd.cfg.__dict__))
+        if 'clip_text' in todo:
+            ds['clip_text'] = _open_feature(stack, files['clip_text'][0], 'embeddings', (n, VD_TEXT_TOKENS, enc.dim), ids, csrc,
+                                            tokens=VD_TEXT_TOKENS, captions_per_image=float(np.mean([sum(1 for c in cs if c) for cs in caps])))
+        if 'clip_vision' in todo:
+            ds['clip_vision'] = _open_feature(stack, files['clip_vision'][0], 'embeddings', (n, VD_IMAGE_TOKENS, enc.dim), ids, csrc,
+                                              tokens=VD_IMAGE_TOKENS)
+        for i in tqdm(range(0, n, batch), desc='features', disable=not progress):
+            sl = slice(i, min(i + batch, n))
+            need_pixels = ks or 'clip_vision' in ds
+            imgs = read_stimuli(stim, ids[sl]) if need_pixels else None
+            if ks:
+                z = encode_latents(vd, imgs, max(ks), batch, seed + i, progress=False)
+                for k in ks: ds[f'vdvae_L{k}'][sl] = z[:, :latent_dim(vd.cfg, k)]
+            if 'clip_text' in ds: ds['clip_text'][sl] = text_embeddings(enc, caps[sl], progress=False)
+            if 'clip_vision' in ds: ds['clip_vision'][sl] = vision_embeddings(enc, imgs, progress=False)
+    return {n: p for n, (p, _) in files.items()}
+
+# %% ../nbs/06_clip.ipynb #dc5113ef
+class FeatureReader:
+    "Rows (images, by id) and column blocks (outputs) of a features file, with its model record checked."
+    def __init__(self, path:str|Path,          # a features file written by `extract_features`
+                 expect:dict|None=None):       # the model the caller uses; None: no check
+        import h5py
+        from neuro_decode.config import check_source, read_source
+        self.path = Path(path)
+        if not self.path.exists():
+            raise ConfigError(f"{self.path}: missing; compute it with `neuro-decode features --run {self.path.parent.parent}`")
+        try:
+            with h5py.File(self.path, 'r') as f:
+                self.name = 'latents' if 'latents' in f else 'embeddings'
+                self.shape, self.ids = f[self.name].shape, f['ids'][()]
+                self.source = read_source(f.attrs.get('model_source'))
+        except (OSError, KeyError) as e:
+            raise ConfigError(f"{self.path}: unreadable or incomplete ({type(e).__name__}); recompute the run's features") from None
+        if expect is not None: check_source(self.source, expect, self.path)
+    @property
+    def n_outputs(self)->int: return int(np.prod(self.shape[1:]))
+    def rows(self, ids:np.ndarray)->np.ndarray:
+        "Positions of `ids` in the file (an error naming the file when one is absent)."
+        ids = np.asarray(ids)
+        pos = np.searchsorted(self.ids, ids)
+        if np.any(pos >= len(self.ids)) or np.any(self.ids[np.minimum(pos, len(self.ids) - 1)] != ids):
+            raise ConfigError(f"{self.path}: lacks some images of this subject; recompute the run's features")
+        return pos
+    def read(self, ids:np.ndarray, cols:slice=slice(None))->np.ndarray:
+        "(len(ids), outputs) float32 for images `ids` (any order), outputs flattened, `cols` of them."
+        import h5py
+        pos = self.rows(ids)
+        order = np.argsort(pos, kind='stable')
+        u, inv = np.unique(pos[order], return_inverse=True)
+        with h5py.File(self.path, 'r', rdcc_nbytes=64 << 20) as f:
+            d = f[self.name]
+            if len(self.shape) == 2: x = d[u, cols] if len(u) else np.zeros((0, self.n_outputs), np.float32)[:, cols]
+            else:                                                # token blocks: read the tokens the columns touch
+                t, dim = self.shape[1], self.shape[2]
+                c0, c1, _ = cols.indices(t*dim)
+                x = d[u, c0//dim:(c1 + dim - 1)//dim].reshape(len(u), -1)[:, c0 - (c0//dim)*dim:c1 - (c0//dim)*dim]
+        out = np.empty((len(ids),) + x.shape[1:], np.float32)
+        out[order] = x[inv]
+        return out

@@ -12,7 +12,9 @@ import numpy as np
 # %% auto #0
 __all__ = ['NSD_SUBJECTS', 'PRESETS', 'OFFLINE_VARS', 'ConfigError', 'Preset', 'get_preset', 'project_root', 'existing_dir',
            'Config', 'check_subject', 'default_runs_dir', 'get_config', 'get_device', 'seed_everything', 'set_offline',
-           'atomic_path', 'atomic_dir', 'write_json', 'file_lock']
+           'atomic_path', 'atomic_dir', 'write_json', 'write_csv', 'file_lock', 'ProvenanceError', 'sha256',
+           'model_source', 'source_digest', 'source_label', 'same_source', 'read_source', 'check_source', 'bundled_dir',
+           'write_manifest', 'bundled_path', 'bundled_source']
 
 # %% ../nbs/00_config.ipynb #fecf132d
 class ConfigError(ValueError):
@@ -149,11 +151,13 @@ def get_device(pref:str|None=None # 'cuda', 'cpu', or None: $NEURO_DECODE_DEVICE
         raise ConfigError(f"device {pref!r} requested but CUDA is not available: expected 'cpu' on this machine")
     return pref
 
-def seed_everything(seed:int=0 # the seed
+def seed_everything(seed:int=0,               # the seed
+                    deterministic:bool=False, # also ask PyTorch for deterministic kernels (for GPUs)
                    )->np.random.Generator:
     "Seed Python, NumPy and PyTorch; return a fresh NumPy `Generator` for explicit use."
     import torch
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    if deterministic: torch.use_deterministic_algorithms(True, warn_only=True)
     return np.random.default_rng(seed)
 
 # %% ../nbs/00_config.ipynb #8041a406
@@ -198,9 +202,141 @@ def write_json(obj, path:str|Path)->Path:
     with atomic_path(path) as t: Path(t).write_text(json.dumps(obj, indent=1, default=str))
     return Path(path)
 
+def write_csv(df, path:str|Path, **kw)->Path:
+    "Write a pandas DataFrame as CSV to `path`, atomically."
+    with atomic_path(path) as t: df.to_csv(t, **kw)
+    return Path(path)
+
 def file_lock(path:str|Path, # the resource to guard; the lock file is `<path>.lock`
               timeout:float=-1): # seconds to wait; -1 waits forever
     "An inter-process lock for building a shared resource once."
     from filelock import FileLock
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     return FileLock(str(path) + '.lock', timeout=timeout)
+
+# %% ../nbs/00_config.ipynb #78038545
+class ProvenanceError(ConfigError):
+    "A file made by another model than the one a step uses; the message names the file and both models."
+
+_SHA_CACHE:dict = {}
+
+def _sha_cache_file()->Path:
+    return Path(os.environ.get('NEURO_DECODE_CACHE') or Path.home()/'.cache'/'neuro_decode')/'sha256.json'
+
+def sha256(path:str|Path, # a file
+           cache:bool=True, # reuse a digest computed before for the same path, size and modification time
+          )->str:
+    "SHA-256 of a file, read in 1 MB blocks; cached by (path, size, mtime)."
+    import hashlib
+    p = Path(path).resolve(); st = p.stat()
+    key = f"{p}|{st.st_size}|{st.st_mtime_ns}"
+    if cache and key in _SHA_CACHE: return _SHA_CACHE[key]
+    disk = _sha_cache_file() if cache and st.st_size > 2**24 else None     # only big files go to disk
+    if disk is not None and disk.exists():
+        try: _SHA_CACHE.update(json.loads(disk.read_text()))
+        except (OSError, ValueError): pass
+        if key in _SHA_CACHE: return _SHA_CACHE[key]
+    h = hashlib.sha256()
+    with open(p, 'rb') as f:
+        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
+    _SHA_CACHE[key] = h.hexdigest()
+    if disk is not None:
+        try:
+            old = json.loads(disk.read_text()) if disk.exists() else {}
+            old[key] = _SHA_CACHE[key]; write_json(old, disk)
+        except (OSError, ValueError): pass
+    return _SHA_CACHE[key]
+
+def model_source(role:str,        # what the model does: 'vdvae', 'vd_clip', 'vd', 'eval_clip', ...
+                 kind:str,        # 'bundled' (data/models) or 'real' (the user's weights folder)
+                 files:dict,      # {name: path} of the files that define the model
+                 where:str|Path='', # where it was loaded from, for messages
+                 digests:dict|None=None, # {name: sha256} already known (e.g. from the bundled manifest)
+                )->dict:
+    "A JSON-able record of a model: role, kind, location and the SHA-256 of each of its files."
+    if kind not in ('bundled', 'real'): raise ConfigError(f"model kind {kind!r}: expected 'bundled' or 'real'")
+    d = dict(digests or {})
+    for k, v in files.items():
+        if k not in d: d[k] = sha256(v)
+    return dict(role=role, kind=kind, where=str(where), sha256=dict(sorted(d.items())))
+
+def source_digest(src:dict)->str:
+    "One short digest of all of a model's files."
+    import hashlib
+    return hashlib.sha256(json.dumps(src.get('sha256', {}), sort_keys=True).encode()).hexdigest()[:12]
+
+def source_label(src:dict|None)->str:
+    "A one-line description of a model record, e.g. \"bundled vdvae (data/models/..., 3f2a...)\"."
+    if not src: return 'an unrecorded model'
+    return f"{src['kind']} {src['role']} ({src.get('where') or '?'}, sha256 {source_digest(src)})"
+
+def same_source(a:dict|None, b:dict|None)->bool:
+    "Whether two records describe the same model (role, kind and every file's digest)."
+    return bool(a and b) and all(a.get(k) == b.get(k) for k in ('role', 'kind', 'sha256'))
+
+def read_source(value)->dict|None:
+    "A model record stored as JSON text (an HDF5 attribute or a JSON field), or None."
+    if value is None: return None
+    if isinstance(value, bytes): value = value.decode()
+    if isinstance(value, dict): return value
+    try: return json.loads(value)
+    except (TypeError, ValueError): return None
+
+def check_source(recorded,           # the record read from the file (dict, JSON text or None)
+                 expected:dict,      # the model this step uses
+                 path:str|Path,      # the file, for the message
+                 hint:str='recompute it with this model, or use another run folder')->None:
+    "Refuse a file made by another model than `expected` with a `ProvenanceError` naming both."
+    rec = read_source(recorded)
+    if rec is None:
+        raise ProvenanceError(f"{path}: records no model; expected one made by {source_label(expected)}: {hint}")
+    if not same_source(rec, expected):
+        raise ProvenanceError(f"{path}: made by {source_label(rec)}, but this step uses {source_label(expected)}: {hint}")
+
+# %% ../nbs/00_config.ipynb #950c70fc
+def bundled_dir()->Path:
+    "The folder of the bundled small models: $NEURO_DECODE_BUNDLED, else the checkout's data/models."
+    if os.environ.get('NEURO_DECODE_BUNDLED'): return Path(os.environ['NEURO_DECODE_BUNDLED'])
+    root = project_root() or project_root(Path(__file__).parent)
+    if root is None: raise ConfigError("bundled models not found: run inside a neuro_decode checkout or set NEURO_DECODE_BUNDLED")
+    return root/'data'/'models'
+
+def write_manifest(folder:str|Path)->dict:
+    "Write `MANIFEST.json` (size and SHA-256 of every file, by path relative to `folder`) for the bundled models."
+    folder = Path(folder)
+    files = {p.relative_to(folder).as_posix(): dict(bytes=p.stat().st_size, sha256=sha256(p, cache=False))
+             for p in sorted(folder.rglob('*')) if p.is_file() and p.name != 'MANIFEST.json'}
+    with atomic_path(folder/'MANIFEST.json') as t: t.write_text(json.dumps(files, indent=1) + '\n')
+    return files
+
+def _manifest(folder:Path)->dict:
+    man_p = folder/'MANIFEST.json'
+    if not man_p.exists(): raise ConfigError(f"{man_p}: missing; expected the manifest of the bundled models")
+    return json.loads(man_p.read_text())
+
+def bundled_path(name:str,                   # a file name in the manifest, e.g. 'vdvae_small.safetensors'
+                 folder:str|Path|None=None,  # the bundled folder; `bundled_dir()` by default
+                )->Path:
+    "A bundled model file, verified against the manifest (a `ConfigError` naming the file if it differs)."
+    folder = Path(folder) if folder else bundled_dir()
+    man, p = _manifest(folder), folder/name
+    if name not in man: raise ConfigError(f"{p}: not in {folder/'MANIFEST.json'}; bundled files are {sorted(man)}")
+    if not p.exists(): raise ConfigError(f"{p}: missing; expected the bundled file listed in {folder/'MANIFEST.json'}")
+    if p.stat().st_size != man[name]['bytes'] or sha256(p) != man[name]['sha256']:
+        raise ConfigError(f"{p}: SHA-256 differs from {folder/'MANIFEST.json'}; the file is damaged or was changed without retraining")
+    return p
+
+def bundled_source(role:str,                  # the model's role, e.g. 'vdvae'
+                   prefix:str,                # a file name or a sub-folder of the bundled folder
+                   parts:tuple|None=None,     # only these sub-folders of `prefix` (e.g. a VD's CLIP encoders)
+                   folder:str|Path|None=None)->dict:
+    "Verify every manifest file under `prefix` and describe them as a bundled model record (names relative to `prefix`)."
+    folder = Path(folder) if folder else bundled_dir()
+    man = _manifest(folder)
+    top = prefix.rstrip('/') + '/'
+    if any(n.startswith(top) for n in man):
+        names = {n[len(top):]: n for n in man if n.startswith(top) and (parts is None or n[len(top):].split('/')[0] in parts)}
+    else: names = {n: n for n in man if n == prefix or ('/' not in n and Path(n).stem == Path(prefix).stem)}
+    if not names: raise ConfigError(f"{folder/prefix}: no such bundled model in {folder/'MANIFEST.json'}")
+    for n in names.values(): bundled_path(n, folder)
+    return model_source(role, 'bundled', {}, where=f"bundled {folder.name}/{prefix}", digests={k: man[n]['sha256'] for k, n in names.items()})

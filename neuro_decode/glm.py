@@ -17,12 +17,12 @@ __all__ = ['TYPES', 'FRACS', 'N_PCS', 'POOL_P', 'GLM_VERSION', 'BETA_SCALE', 'GL
            'GLMResult', 'valid_voxels', 'condition_matrix', 'DesignProducts', 'noise_pool', 'choose_n_pcs',
            'fracridge_chunk', 'rescale_to', 'fit_glm', 'toy_session', 'beta_recovery', 'fit_voxel_loop', 'Session',
            'find_runs', 'load_session', 'write_session', 'glm_stamp', 'glm_params', 'glm_subject', 'glm_done',
-           'ensure_glm', 'glm_accuracy']
+           'glm_accuracy']
 
 # %% ../nbs/03_glm.ipynb #89cba578
 from .config import Config, ConfigError, get_config, check_subject, get_device, atomic_path, write_json, file_lock
 from .hrf import hrf_library, glm_library, read_hrf_library, canonical_hrf, event_regressors, drift_basis, drift_degree, DRIFT_PERIOD
-from .simulate import Layout, write_nifti, write_betas_hdf5, STIM_S, ensure_simulated
+from .nsd import Layout, write_nifti, write_betas_hdf5, STIM_S
 from .nsd import NSDFormatError, load_roi
 
 # %% ../nbs/03_glm.ipynb #cf0c7281
@@ -703,7 +703,7 @@ def glm_subject(data_root:str|Path,        # dataset root with NSD's time series
                 progress:bool=True)->Path: # the GLM.json stamp
     "Fit the GLM to every session of a subject and write the betas in NSD's layout."
     s, out_root = check_subject(subject), Path(out_root or data_root)
-    if not set(types) <= set(TYPES) or not types: raise ValueError(f"types {types!r}: expected letters from 'ABCD'")
+    if not types or not set(types) <= set(TYPES): raise GLMInputError(f"types {types!r}: expected letters from 'ABCD'")
     runs = find_runs(data_root, s)
     sessions = sorted(runs) if sessions is None else list(sessions)
     missing = [k for k in sessions if k not in runs]
@@ -730,20 +730,6 @@ def glm_done(root:str|Path, subject:int, sessions:list|None=None, types:str='ABC
     got = json.loads(p.read_text())
     want = glm_params(sessions if sessions is not None else sorted(find_runs(root, subject)), types, roi, n_pcs, drift_period, hrf_library)
     return all(got.get(k) == v for k, v in want.items())
-
-def ensure_glm(cfg:Config|None=None, # configuration; `get_config()` by default
-               subject:int=1,         # NSD subject
-               progress:bool=True)->Path: # the dataset root, holding the subject's betas
-    "The dataset of `cfg` with GLM betas for `subject`: simulated and fitted first if needed (lock-guarded)."
-    cfg = cfg or get_config()
-    if not cfg.preset.simulated: return cfg.data_root           # real NSD comes with its betas
-    root = ensure_simulated(cfg, progress)
-    s = check_subject(subject)
-    if s not in cfg.preset.subjects: raise ConfigError(f"unknown subject {s}: preset {cfg.preset.name!r} simulates subjects {list(cfg.preset.subjects)}")
-    if glm_done(root, s): return root
-    with file_lock(glm_stamp(root, s)):
-        if not glm_done(root, s): glm_subject(root, s, progress=progress)
-    return root
 
 # %% ../nbs/03_glm.ipynb #d2cd6679
 def glm_accuracy(root:str|Path,     # simulated dataset with GLM outputs

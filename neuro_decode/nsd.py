@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np, pandas as pd, h5py
 from scipy.io import loadmat
 from tqdm import tqdm
-from .config import check_subject, atomic_path, ConfigError
-from .simulate import Layout
+from .config import check_subject, atomic_path, ConfigError, write_json
 
 # %% auto #0
-__all__ = ['READ_CHUNK', 'NSDFormatError', 'ExpDesign', 'load_expdesign', 'trial_image_ids', 'load_roi', 'find_sessions',
-           'session_betas', 'stimulus_count', 'read_stimuli', 'load_captions', 'Prep', 'prepare_subject', 'load_prep']
+__all__ = ['STIM_SIZE', 'STIM_S', 'VOXEL_MM', 'READ_CHUNK', 'NSDFormatError', 'subj_dir', 'Layout', 'write_nifti',
+           'write_betas_hdf5', 'write_stimuli', 'write_captions', 'ExpDesign', 'load_expdesign', 'trial_image_ids',
+           'load_roi', 'find_sessions', 'parse_sessions', 'session_betas', 'stimulus_count', 'read_stimuli',
+           'load_captions', 'Prep', 'prepare_subject', 'load_prep']
 
 # %% ../nbs/04_nsd.ipynb #8cb440a7
 class NSDFormatError(ValueError):
@@ -25,6 +26,84 @@ def _need(path:Path, what:str)->Path:
     "`path` if it exists, else an `NSDFormatError` that names it and what it should hold."
     if not Path(path).exists(): raise NSDFormatError(f"{path}: missing; expected {what}")
     return Path(path)
+
+# %% ../nbs/04_nsd.ipynb #70875e24
+STIM_SIZE = 425    # NSD's stimuli are 425 x 425 RGB
+STIM_S = 3.0       # each image is shown for 3 s (then 1 s of blank)
+
+def subj_dir(sub:int)->str: return f"subj{sub:02d}"
+
+class Layout:
+    "Paths of NSD's files under a dataset root (real or simulated)."
+    def __init__(self, root:str|Path): self.root = Path(root)
+    def __repr__(self): return f"Layout({str(self.root)!r})"
+    @property
+    def expdesign(self): return self.root/'nsddata/experiments/nsd/nsd_expdesign.mat'
+    @property
+    def stim_info(self): return self.root/'nsddata/experiments/nsd/nsd_stim_info_merged.csv'
+    @property
+    def stimuli(self): return self.root/'nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5'
+    @property
+    def annotations(self): return self.root/'nsddata_stimuli/stimuli/nsd/annotations'
+    def roi(self, sub, name='nsdgeneral'): return self.root/f'nsddata/ppdata/{subj_dir(sub)}/func1pt8mm/roi/{name}.nii.gz'
+    def betas_dir(self, sub, kind='betas_fithrf_GLMdenoise_RR'):
+        return self.root/f'nsddata_betas/ppdata/{subj_dir(sub)}/func1pt8mm/{kind}'
+    def betas(self, sub, session, ext='nii.gz', kind='betas_fithrf_GLMdenoise_RR'):
+        return self.betas_dir(sub, kind)/f'betas_session{session:02d}.{ext}'
+    def timeseries(self, sub, session, run):
+        return self.root/f'nsddata_timeseries/ppdata/{subj_dir(sub)}/func1pt8mm/timeseries/timeseries_session{session:02d}_run{run:02d}.nii.gz'
+    def design(self, sub, session, run):
+        return self.root/f'nsddata_timeseries/ppdata/{subj_dir(sub)}/func1pt8mm/design/design_session{session:02d}_run{run:02d}.tsv'
+    def truth(self, sub): return self.root/f'groundtruth/{subj_dir(sub)}/truth.h5'
+
+VOXEL_MM = 1.8
+
+def write_nifti(path:Path, data:np.ndarray, tr:float|None=None)->Path:
+    "Write a NIfTI-1 file (1.8 mm voxels; TR in the 4th zoom when given), atomically."
+    import nibabel as nib
+    img = nib.Nifti1Image(data, np.diag([VOXEL_MM]*3 + [1.]))
+    img.header.set_data_dtype(data.dtype)
+    if tr is not None:
+        img.header.set_zooms((VOXEL_MM,)*3 + (tr,)); img.header.set_xyzt_units('mm', 'sec')
+    else: img.header.set_xyzt_units('mm')
+    with atomic_path(path) as t:
+        nib.save(img, str(t) + '.nii.gz'); Path(str(t) + '.nii.gz').replace(t)
+    return path
+
+def write_betas_hdf5(path:Path, betas:np.ndarray # (x, y, z, trials) int16
+                    )->Path:
+    "NSD's HDF5 betas: dataset 'betas' of shape (trials, z, y, x), int16, written atomically."
+    with atomic_path(path) as t, h5py.File(t, 'w') as f:
+        f.create_dataset('betas', data=np.ascontiguousarray(betas.transpose(3, 2, 1, 0)), chunks=True)
+    return path
+
+def write_stimuli(path:str|Path,   # destination `nsd_stimuli.hdf5`
+                  images,          # iterable of (425, 425, 3) uint8 images
+                  n:int,           # number of images
+                  size:int=STIM_SIZE)->Path:
+    "Write NSD's stimulus file ('imgBrick', (n, size, size, 3) uint8) from an iterable, atomically."
+    with atomic_path(path) as t:
+        with h5py.File(t, 'w') as f:
+            d = f.create_dataset('imgBrick', (n, size, size, 3), np.uint8, chunks=(1, size, size, 3))
+            k = 0
+            for im in images:
+                im = np.asarray(im)
+                if im.shape != (size, size, 3) or im.dtype != np.uint8:
+                    raise ValueError(f"{path}: image {k} has shape {im.shape} {im.dtype}; expected ({size}, {size}, 3) uint8")
+                d[k] = im; k += 1
+            if k != n: raise ValueError(f"{path}: got {k} images, expected {n}")
+    return Path(path)
+
+def write_captions(folder:Path, coco_ids:np.ndarray, captions:list, split:list)->None:
+    "COCO caption annotation files (`captions_<split>.json`) for the given images."
+    for sp in sorted(set(split)):
+        sel = [i for i, s in enumerate(split) if s == sp]
+        images = [{'id': int(coco_ids[i]), 'file_name': f'{int(coco_ids[i]):012d}.jpg', 'height': STIM_SIZE,
+                   'width': STIM_SIZE} for i in sel]
+        anns = [{'image_id': int(coco_ids[i]), 'id': int(coco_ids[i])*10 + k, 'caption': c}
+                for i in sel for k, c in enumerate(captions[i])]
+        write_json({'info': {'description': 'neuro_decode simulated NSD captions'}, 'images': images,
+                    'annotations': anns}, folder/f'captions_{sp}.json')
 
 # %% ../nbs/04_nsd.ipynb #34cfb482
 @dataclass
@@ -91,6 +170,20 @@ def find_sessions(root:str|Path, subject:int,
             raise NSDFormatError(f"{d}: no betas_sessionNN.{fmt} files; expected one file per session{hint}")
         sessions = list(range(1, max(found) + 1))
     return [_need(lay.betas(s, k, fmt, kind), f"betas of session {k} (int16 beta x 300, {fmt})") for k in sessions]
+
+# %% ../nbs/04_nsd.ipynb #d96779db
+def parse_sessions(s)->list|None:
+    "Sessions as a list: from '1-37', '1,2,5', a number, a list, or None (all sessions)."
+    if s is None or (isinstance(s, str) and not s.strip()): return None
+    if isinstance(s, (int, np.integer)): return [int(s)]
+    if isinstance(s, (list, tuple, np.ndarray)): return [int(v) for v in s]
+    out = []
+    for part in str(s).split(','):
+        a, _, b = part.strip().partition('-')
+        try: out += list(range(int(a), int(b) + 1)) if b else [int(a)]
+        except ValueError: raise ConfigError(f"sessions {s!r}: expected numbers like 1-37 or 1,2,5") from None
+    if not out or min(out) < 1: raise ConfigError(f"sessions {s!r}: expected session numbers from 1")
+    return out
 
 # %% ../nbs/04_nsd.ipynb #afa2d311
 READ_CHUNK = 64   # trials read at once: bounds memory on real sessions (~1 GB each)

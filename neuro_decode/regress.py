@@ -12,45 +12,91 @@ from torch import nn
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['MODELS', 'restandardize', 'RidgeRegressor', 'GRURegressor', 'CNNRegressor', 'TransformerRegressor', 'n_params',
-           'TrainConfig', 'train_network', 'predict_network', 'load_targets', 'fit_stage1', 'stage1_table',
-           'two_way_identification']
+__all__ = ['POSTS', 'MODELS', 'TABLE_COLS', 'restandardize', 'ArrayBlocks', 'ridge_smoother', 'ridge_stream', 'RidgeRegressor',
+           'GRURegressor', 'CNNRegressor', 'TransformerRegressor', 'n_params', 'TrainConfig', 'train_network',
+           'validation_split', 'predict_network', 'load_targets', 'row_correlation', 'latent_scores', 'fit_stage1',
+           'load_predictions', 'stage1_table', 'two_way_identification', 'permutation_p']
 
 # %% ../nbs/07_regress.ipynb #9221ac0c
-from .config import ConfigError, get_device, seed_everything, atomic_path
+from .config import ConfigError, get_device, seed_everything, atomic_path, write_json
 
 # %% ../nbs/07_regress.ipynb #0864757b
+POSTS = {'raw': 'raw predictions',
+         'test': "re-standardised with the predicted test set's own statistics (brain-diffuser; transductive)",
+         'train': 're-standardised with statistics of held-out predictions of training images (validation split)'}
+
 def restandardize(pred:np.ndarray,          # (n, q) predictions
                   target_mean:np.ndarray,   # (q,) training targets' mean
                   target_std:np.ndarray,    # (q,) training targets' standard deviation
+                  pred_mean:np.ndarray|None=None, # (q,) statistics to z-score with; None: `pred`'s own (transductive)
+                  pred_std:np.ndarray|None=None,
                  )->np.ndarray:
-    "brain-diffuser's post-processing: z-score each output over the predicted images, then give it the training targets' scale."
-    mu, sd = pred.mean(0), pred.std(0)
+    "brain-diffuser's post-processing: z-score each output, then give it the training targets' mean and std."
+    mu = pred.mean(0) if pred_mean is None else pred_mean
+    sd = pred.std(0) if pred_std is None else pred_std
     return (pred - mu)/np.where(sd > 0, sd, 1)*target_std + target_mean
 
+class ArrayBlocks:
+    "Targets held in memory, served a block of outputs at a time (the interface `ridge_stream` reads)."
+    def __init__(self, Y:np.ndarray): self.Y = np.asarray(Y).reshape(len(Y), -1)
+    @property
+    def n_outputs(self)->int: return self.Y.shape[1]
+    def block(self, cols:slice)->np.ndarray: return self.Y[:, cols]
+
+def _gram(Xc:torch.Tensor)->tuple:
+    "('primal', X^T X) or ('dual', X X^T): the smaller Gram matrix of centred inputs."
+    return ('primal', Xc.T @ Xc) if Xc.shape[1] <= Xc.shape[0] else ('dual', Xc @ Xc.T)
+
+def ridge_smoother(X:np.ndarray,        # (n, p) training inputs
+                   X_test:np.ndarray,   # (m, p) inputs to predict
+                   alpha:float,         # regularisation
+                   device:str|None=None,
+                  )->torch.Tensor:      # (m, n) float64: predictions = H (Y - mean) + mean
+    "The ridge smoother H of an intercept model, from one Cholesky factor; no (p, outputs) weights are formed."
+    dev = torch.device(get_device(device))
+    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float64, device=dev)
+    xm = Xt.mean(0); Xc = Xt - xm; del Xt
+    Xs = torch.as_tensor(np.asarray(X_test), dtype=torch.float64, device=dev) - xm
+    kind, G = _gram(Xc)
+    G.diagonal().add_(alpha)
+    L = torch.linalg.cholesky(G); del G
+    if kind == 'dual':                              # H = Xs Xc^T (Xc Xc^T + a I)^-1
+        return torch.cholesky_solve((Xs @ Xc.T).T, L).T
+    return Xs @ torch.cholesky_solve(Xc.T, L)       # H = Xs (Xc^T Xc + a I)^-1 Xc^T
+
+def ridge_stream(smoothers:list,        # [(H (m, n_rows) tensor, rows (n_rows,) indices into the targets' rows)]
+                 Y,                     # targets: an array (n, q) or an object with n_outputs and block(cols)
+                 block:int=8192,        # outputs per block
+                 progress:bool=False)->list: # per smoother: dict(pred (m, q), target_mean (q,), target_std (q,))
+    "Predictions of several ridge fits that share the targets, reading the targets once, a block of outputs at a time."
+    Y = ArrayBlocks(Y) if isinstance(Y, np.ndarray) else Y
+    q = Y.n_outputs
+    dev = smoothers[0][0].device
+    out = [dict(pred=np.empty((len(H), q), np.float32), target_mean=np.empty(q, np.float32), target_std=np.empty(q, np.float32))
+           for H, _ in smoothers]
+    Hs = [(H.float(), (1 - H.sum(1, keepdim=True)).float(), torch.as_tensor(np.asarray(r), device=dev)) for H, r in smoothers]
+    for c in tqdm(range(0, q, block), desc='ridge: output blocks', disable=not progress, leave=False):
+        cols = slice(c, min(c + block, q))
+        Yb = torch.as_tensor(np.ascontiguousarray(Y.block(cols), np.float32), device=dev)
+        for o, (H, rest, rows) in zip(out, Hs):
+            Yr = Yb[rows] if len(rows) != len(Yb) else Yb
+            ym = Yr.mean(0)
+            P = H @ Yr; P += rest*ym                       # H (Y - ym) + ym, without a centred copy of Y
+            o['pred'][:, cols] = P.cpu().numpy()
+            o['target_mean'][cols] = ym.cpu().numpy(); o['target_std'][cols] = Yr.std(0, unbiased=False).cpu().numpy()
+    return out
+
 class RidgeRegressor:
-    "Multi-output ridge with intercept; all outputs (and several alphas) from one eigendecomposition; GPU when present."
+    "Multi-output ridge with intercept: one factorisation serves every output; alpha by cross-validation optionally."
     def __init__(self,
                  alpha:float=5e4,          # regularisation (brain-diffuser: 50,000)
                  alphas:tuple|None=None,   # candidate alphas for cross-validation (then `alpha` is chosen)
                  cv:int=5,                 # folds when `alphas` is given
+                 cv_outputs:int=4096,      # outputs that score the folds (a spread sample when there are more)
                  device:str|None=None):
-        self.alpha, self.alphas, self.cv, self.device = alpha, alphas, cv, device
-    def _decompose(self, X:torch.Tensor)->tuple:
-        "Eigen-decomposition of the smaller Gram matrix: ('primal', V, lam) of X^T X or ('dual', U, lam) of X X^T."
-        n, p = X.shape
-        G = X.T @ X if p <= n else X @ X.T
-        lam, V = torch.linalg.eigh(G)
-        return ('primal' if p <= n else 'dual'), V, lam.clamp(min=0)
-    def _coefs(self, X, Y, dec, alphas)->list:
-        kind, V, lam = dec
-        if kind == 'primal':
-            R = V.T @ (X.T @ Y)
-            return [V @ (R/(lam + a)[:, None]) for a in alphas]
-        R = V.T @ Y
-        return [X.T @ (V @ (R/(lam + a)[:, None])) for a in alphas]
+        self.alpha, self.alphas, self.cv, self.cv_outputs, self.device = alpha, alphas, cv, cv_outputs, device
     def fit(self, X:np.ndarray, Y:np.ndarray)->'RidgeRegressor':
-        "Fit (n, p) inputs to (n, q) targets; with `alphas`, choose alpha by k-fold cross-validated R^2 first."
+        "Fit (n, p) inputs to (n, q) targets, forming the (p, q) weights (for small problems; see `fit_predict`)."
         dev = torch.device(get_device(self.device))
         X, Y = np.asarray(X), np.asarray(Y).reshape(len(X), -1)
         if self.alphas is not None: self.alpha = self.cross_validate(X, Y)[0]
@@ -58,42 +104,54 @@ class RidgeRegressor:
         self.x_mean_, self.y_mean_ = Xt.mean(0), Yt.mean(0)
         self.y_std_ = Yt.std(0, unbiased=False).cpu().numpy()
         Xc, Yc = Xt - self.x_mean_, Yt - self.y_mean_
-        self.coef_ = self._coefs(Xc, Yc, self._decompose(Xc), [self.alpha])[0]
+        kind, G = _gram(Xc)
+        G.diagonal().add_(self.alpha)
+        L = torch.linalg.cholesky(G)
+        self.coef_ = torch.cholesky_solve(Xc.T @ Yc, L) if kind == 'primal' else Xc.T @ torch.cholesky_solve(Yc, L)
         return self
-    def cross_validate(self, X:np.ndarray, Y:np.ndarray)->tuple:
-        "(best alpha, mean R^2 per alpha) from k-fold cross-validation, one decomposition per fold."
-        dev = torch.device(get_device(self.device))
-        folds = np.array_split(np.random.default_rng(0).permutation(len(X)), self.cv)
-        score = np.zeros(len(self.alphas))
-        for f in folds:
-            tr = np.setdiff1d(np.arange(len(X)), f)
-            Xt = torch.as_tensor(X[tr], dtype=torch.float64, device=dev); Yt = torch.as_tensor(Y[tr], dtype=torch.float64, device=dev)
-            xm, ym = Xt.mean(0), Yt.mean(0)
-            Xv = torch.as_tensor(X[f], dtype=torch.float64, device=dev) - xm; Yv = torch.as_tensor(Y[f], dtype=torch.float64, device=dev) - ym
-            for j, W in enumerate(self._coefs(Xt - xm, Yt - ym, self._decompose(Xt - xm), self.alphas)):
-                score[j] += float(1 - ((Xv @ W - Yv)**2).sum()/(Yv**2).sum().clamp(min=1e-12))/len(folds)
-        return float(self.alphas[int(np.argmax(score))]), score
-    def fit_predict(self, X:np.ndarray, Y:np.ndarray, X_test:np.ndarray, restandardized:bool=False)->np.ndarray:
-        "Fit and predict `X_test` without forming the (p, q) weights: an (n_test, n) smoother times Y; fastest for huge q."
-        dev = torch.device(get_device(self.device))
-        X, X_test = np.asarray(X), np.asarray(X_test)
-        Y = np.asarray(Y).reshape(len(X), -1)
-        Xt = torch.as_tensor(X, dtype=torch.float64, device=dev); xm = Xt.mean(0); Xc = Xt - xm
-        Xs = torch.as_tensor(X_test, dtype=torch.float64, device=dev) - xm
-        kind, V, lam = self._decompose(Xc)
-        inv = 1/(lam + self.alpha)
-        H = ((Xs @ V)*inv) @ (V.T @ Xc.T) if kind == 'primal' else ((Xs @ Xc.T) @ V*inv) @ V.T
-        Yt = torch.as_tensor(np.ascontiguousarray(Y, np.float32), device=dev)   # no copy for float32 input on the CPU
-        ym, H = Yt.mean(0), H.float()
-        P = H @ Yt                                    # H (Y - ym) + ym, without a centred copy of Y
-        P += (1 - H.sum(1, keepdim=True))*ym
-        P = P.cpu().numpy()
-        return restandardize(P, ym.cpu().numpy(), Yt.std(0, unbiased=False).cpu().numpy()) if restandardized else P
     def predict(self, X:np.ndarray, restandardized:bool=False)->np.ndarray:
         "Predictions (n, q); with `restandardized`, brain-diffuser's rescaling to the training targets."
         Xt = torch.as_tensor(np.asarray(X), dtype=torch.float64, device=self.coef_.device)
         P = ((Xt - self.x_mean_) @ self.coef_ + self.y_mean_).cpu().numpy()
         return restandardize(P, self.y_mean_.cpu().numpy(), self.y_std_) if restandardized else P
+    def fit_predict(self, X:np.ndarray,     # (n, p) training inputs
+                    Y,                      # (n, ...) targets, or an object with n_outputs and block(cols)
+                    X_test:np.ndarray,      # (m, p) inputs to predict
+                    restandardized:bool=False, # brain-diffuser's transductive rescaling
+                    block:int=8192, progress:bool=False)->np.ndarray: # (m, q) float32
+        "Fit and predict without forming the weights; the targets are read a block of outputs at a time."
+        if self.alphas is not None: self.alpha = self.cross_validate(X, Y)[0]
+        H = ridge_smoother(X, X_test, self.alpha, self.device)
+        o = ridge_stream([(H, np.arange(len(X)))], Y, block, progress)[0]
+        return restandardize(o['pred'], o['target_mean'], o['target_std']) if restandardized else o['pred']
+    def _cv_columns(self, Y)->list:
+        "Column slices that score the folds: every output, or `cv_outputs` of them in 8 evenly spread runs."
+        q = Y.n_outputs
+        if q <= self.cv_outputs: return [slice(0, q)]
+        w = self.cv_outputs//8
+        return [slice(int(s), int(s) + w) for s in np.linspace(0, q - w, 8)]
+    def cross_validate(self, X:np.ndarray, Y)->tuple: # (best alpha, mean R^2 per alpha)
+        "k-fold cross-validation of every alpha at once: one eigendecomposition per fold (float32), scored on all or a spread sample of outputs."
+        if self.alphas is None: raise ConfigError("cross_validate needs candidate alphas: RidgeRegressor(alphas=(...))")
+        dev = torch.device(get_device(self.device))
+        Y = ArrayBlocks(Y) if isinstance(Y, np.ndarray) else Y
+        Ys = np.concatenate([Y.block(c) for c in self._cv_columns(Y)], 1).astype(np.float32)
+        X = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=dev); Ys = torch.as_tensor(Ys, device=dev)
+        folds = np.array_split(np.random.default_rng(0).permutation(len(X)), self.cv)
+        alphas = torch.as_tensor(self.alphas, dtype=torch.float32, device=dev)
+        sse, sst = torch.zeros(len(alphas), dtype=torch.float64, device=dev), 0.
+        for f in folds:
+            tr = torch.as_tensor(np.setdiff1d(np.arange(len(X)), f), device=dev); f = torch.as_tensor(f, device=dev)
+            xm, ym = X[tr].mean(0), Ys[tr].mean(0)
+            Xc, Xv, Yc, Yv = X[tr] - xm, X[f] - xm, Ys[tr] - ym, Ys[f] - ym
+            kind, G = _gram(Xc)
+            lam, V = torch.linalg.eigh(G); lam = lam.clamp(min=0)
+            M, A = ((Xv @ V), V.T @ (Xc.T @ Yc)) if kind == 'primal' else ((Xv @ Xc.T) @ V, V.T @ Yc)
+            for j, a in enumerate(alphas):
+                sse[j] += float(((Yv - (M/(lam + a)) @ A)**2).sum())
+            sst += float((Yv**2).sum())
+        score = (1 - sse/max(sst, 1e-12)).cpu().numpy()
+        return float(self.alphas[int(np.argmax(score))]), score
 
 # %% ../nbs/07_regress.ipynb #55126ca4
 class _Head(nn.Module):
@@ -150,11 +208,13 @@ def n_params(m:nn.Module)->int: return sum(p.numel() for p in m.parameters())
 # %% ../nbs/07_regress.ipynb #b40a43f4
 @dataclass
 class TrainConfig:
-    "The paper's training recipe (DESIGN.md); `max_epochs` bounds the budget."
+    "The paper's training recipe (DESIGN.md and the paper's code); `max_epochs` bounds the budget."
     lr:float = 1e-3; weight_decay:float = 5e-6; batch:int = 64
-    plateau_patience:int = 6; stop_patience:int = 12; val_frac:float = 0.1
+    plateau_patience:int = 6; plateau_factor:float = 0.5; stop_patience:int = 12; val_frac:float = 0.1
     noise_sd:float = 0.1; mask_p:float = 0.3; mask_frac:float = 0.1
-    max_epochs:int = 200; refit:bool = True
+    max_epochs:int = 200
+    refit:bool = True               # train again on all images after early stopping
+    refit_epochs:str = 'all'        # 'all' epochs of the early-stopping run (the paper's code) or up to the 'best' one
 
 def _augment(x:torch.Tensor, c:TrainConfig, gen:torch.Generator)->torch.Tensor:
     x = x + c.noise_sd*torch.randn(x.shape, generator=gen, device=x.device)
@@ -162,12 +222,26 @@ def _augment(x:torch.Tensor, c:TrainConfig, gen:torch.Generator)->torch.Tensor:
     drop = (torch.rand(x.shape, generator=gen, device=x.device) < c.mask_frac) & rows[:, None]
     return x.masked_fill(drop, 0.)
 
-def _epochs(model, X, Y, c:TrainConfig, n_epochs:int, gen, Xv=None, Yv=None, progress=False, desc=''):
+def _snapshot(model)->dict: return {k: t.detach().clone() for k, t in model.state_dict().items()}
+
+def _val_losses(model, Xv, Yv, halves)->tuple:
+    "Validation MSE on the whole split and on each half."
+    model.eval()
+    with torch.no_grad(): e = ((model(Xv).float() - Yv)**2).mean(1)
+    return float(e.mean()), float(e[halves[0]].mean()), float(e[halves[1]].mean())
+
+def _epochs(model, X, Y, c:TrainConfig, n_epochs:int, gen, Xv=None, Yv=None, progress=False, desc='', lrs=None):
+    "Train for up to `n_epochs`; with validation data, early stopping and the best states; with `lrs`, replay those rates."
     opt = torch.optim.NAdam(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=c.plateau_patience)
-    hist, best, best_state, bad = [], np.inf, None, 0
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=c.plateau_factor, patience=c.plateau_patience)
+    halves = (torch.arange(0, len(Xv), 2), torch.arange(1, len(Xv), 2)) if Xv is not None else None
+    hist, best, bad = [], dict(all=np.inf, a=np.inf, b=np.inf), 0
+    states = {}
     bar = tqdm(range(n_epochs), desc=desc, disable=not progress, leave=False)
     for ep in bar:
+        if lrs is not None:
+            for g in opt.param_groups: g['lr'] = lrs[ep]
+        lr = opt.param_groups[0]['lr']
         model.train()
         perm = torch.randperm(len(X), generator=gen, device=X.device)
         tot = 0.
@@ -177,17 +251,19 @@ def _epochs(model, X, Y, c:TrainConfig, n_epochs:int, gen, Xv=None, Yv=None, pro
             with torch.autocast(device_type=X.device.type, dtype=torch.bfloat16, enabled=X.device.type == 'cuda'):
                 loss = nn.functional.mse_loss(model(_augment(X[idx], c, gen)).float(), Y[idx])   # AMP (bf16) on GPU
             opt.zero_grad(); loss.backward(); opt.step(); tot += float(loss.detach())*len(idx)
-        rec = dict(epoch=ep + 1, train_mse=tot/len(X))
+        rec = dict(epoch=ep + 1, lr=lr, train_mse=tot/len(X))
         if Xv is not None:
-            model.eval()
-            with torch.no_grad(): v = float(nn.functional.mse_loss(model(Xv), Yv))
-            rec['val_mse'] = v; sched.step(v)
-            if v < best - 1e-7: best, bad, best_state = v, 0, {k: t.detach().clone() for k, t in model.state_dict().items()}
+            v, va, vb = _val_losses(model, Xv, Yv, halves)
+            rec.update(val_mse=v, val_mse_a=va, val_mse_b=vb)
+            sched.step(v)
+            for key, val in (('a', va), ('b', vb)):
+                if val < best[key]: best[key], states[key] = val, _snapshot(model)
+            if v < best['all'] - 1e-7: best['all'], bad, states['all'] = v, 0, _snapshot(model)
             else: bad += 1
             bar.set_postfix(val=f'{v:.4f}')
         hist.append(rec)
         if Xv is not None and bad >= c.stop_patience: break
-    return hist, best_state
+    return hist, states
 
 def train_network(kind:str,               # 'gru', 'cnn' or 'transformer'
                   X:np.ndarray,           # (n, voxels) z-scored training betas
@@ -195,55 +271,80 @@ def train_network(kind:str,               # 'gru', 'cnn' or 'transformer'
                   cfg:TrainConfig|None=None,
                   seed:int=0, device:str|None=None,
                   progress:bool=True)->tuple: # (model, history, summary)
-    "Early stopping on a 10% validation split, then a refit on all images for the best number of epochs."
+    "Early stopping on a 10% validation split, then a refit on all images replaying the learning rates."
     if kind not in MODELS: raise ConfigError(f"unknown model {kind!r}: expected one of {sorted(MODELS)}")
-    c, dev = cfg or TrainConfig(), torch.device(get_device(device))
+    c = cfg or TrainConfig()
+    if c.refit_epochs not in ('all', 'best'): raise ConfigError(f"refit_epochs {c.refit_epochs!r}: expected 'all' or 'best'")
+    dev = torch.device(get_device(device))
     seed_everything(seed)
     gen = torch.Generator(device=dev).manual_seed(seed)
     Xt, Yt = torch.as_tensor(X, dtype=torch.float32, device=dev), torch.as_tensor(Y, dtype=torch.float32, device=dev)
-    perm = np.random.default_rng(seed).permutation(len(X))
-    nv = max(2, int(round(c.val_frac*len(X))))
-    va, tr = perm[:nv], perm[nv:]
+    va, tr = validation_split(len(X), c.val_frac, seed)
     model = MODELS[kind](X.shape[1], Y.shape[1]).to(dev)
-    hist, best_state = _epochs(model, Xt[tr], Yt[tr], c, c.max_epochs, gen, Xt[va], Yt[va], progress, f'{kind}: early stopping')
-    best_ep = int(np.argmin([h['val_mse'] for h in hist])) + 1
-    summary = dict(kind=kind, best_epoch=best_ep, val_mse=float(min(h['val_mse'] for h in hist)), epochs_run=len(hist),
-                   n_train=len(tr), n_val=nv, params=n_params(model))
-    model.load_state_dict(best_state)
-    with torch.no_grad():
-        model.eval(); pv = model(Xt[va]).cpu().numpy()
-    summary['val_mae'] = float(np.abs(pv - Y[va]).mean())
+    hist, states = _epochs(model, Xt[tr], Yt[tr], c, c.max_epochs, gen, Xt[va], Yt[va], progress, f'{kind}: early stopping')
+    vals = [h['val_mse'] for h in hist]
+    best_ep = int(np.argmin(vals)) + 1
+    # honest validation predictions: each half predicted by the state chosen on the other half
+    halves = (np.arange(0, len(va), 2), np.arange(1, len(va), 2))
+    val_pred = np.empty((len(va), Y.shape[1]), np.float32)
+    for chosen, scored in (('a', 1), ('b', 0)):
+        model.load_state_dict(states[chosen]); model.eval()
+        val_pred[halves[scored]] = predict_network(model, X[va][halves[scored]])
+    ep_a, ep_b = int(np.argmin([h['val_mse_a'] for h in hist])), int(np.argmin([h['val_mse_b'] for h in hist]))
+    summary = dict(kind=kind, best_epoch=best_ep, epochs_run=len(hist), n_train=len(tr), n_val=len(va), params=n_params(model),
+                   val_mse_selected=float(min(vals)),
+                   val_mse_split_half=float((hist[ep_a]['val_mse_b']*len(halves[1]) + hist[ep_b]['val_mse_a']*len(halves[0]))/len(va)),
+                   val_index=va, val_pred=val_pred)
+    model.load_state_dict(states['all'])
     if c.refit:
+        n_refit = len(hist) if c.refit_epochs == 'all' else best_ep
         seed_everything(seed)
         model = MODELS[kind](X.shape[1], Y.shape[1]).to(dev)
-        _epochs(model, Xt, Yt, c, best_ep, gen, progress=progress, desc=f'{kind}: refit on all')
+        _epochs(model, Xt, Yt, c, n_refit, gen, progress=progress, desc=f'{kind}: refit on all', lrs=[h['lr'] for h in hist])
+        summary['refit_epochs'] = n_refit
     return model.eval(), hist, summary
+
+def validation_split(n:int, frac:float=0.1, seed:int=0)->tuple: # (validation indices, training indices)
+    "The seeded validation split that every stage-1 model (ridge and networks alike) is scored on."
+    perm = np.random.default_rng(seed).permutation(n)
+    nv = max(2, int(round(frac*n)))
+    return np.sort(perm[:nv]), np.sort(perm[nv:])
 
 @torch.no_grad()
 def predict_network(model:nn.Module, X:np.ndarray, batch:int=256)->np.ndarray:
     "Predictions of a trained network, in evaluation mode, batch by batch."
     model.eval()
     dev = next(model.parameters()).device
-    return np.concatenate([model(torch.as_tensor(X[i:i+batch], dtype=torch.float32, device=dev)).cpu().numpy()
+    return np.concatenate([model(torch.as_tensor(X[i:i+batch], dtype=torch.float32, device=dev)).float().cpu().numpy()
                            for i in range(0, len(X), batch)])
 
 # %% ../nbs/07_regress.ipynb #77521eda
-def load_targets(run_dir:str|Path, ids:np.ndarray, k:int)->np.ndarray:
-    "VDVAE latents of the first `k` layers for images `ids`, from RUN_DIR/features (an error if any is missing)."
-    import h5py
-    p = Path(run_dir)/'features'/f'vdvae_L{k}.h5'
-    if not p.exists(): raise ConfigError(f"{p}: missing; compute it with `neuro-decode features --run {run_dir} --latents {k}`")
-    with h5py.File(p, 'r') as f:
-        all_ids = f['ids'][()]
-        pos = np.searchsorted(all_ids, ids)
-        if np.any(pos >= len(all_ids)) or np.any(all_ids[np.minimum(pos, len(all_ids) - 1)] != ids):
-            raise ConfigError(f"{p}: lacks some images of this subject; recompute the run's features")
-        order = np.argsort(pos)
-        out = np.empty((len(ids), f['latents'].shape[1]), np.float32)
-        out[order] = f['latents'][np.sort(pos)]
-    return out
+def load_targets(run_dir:str|Path, ids:np.ndarray, k:int, expect:dict|None=None)->np.ndarray:
+    "VDVAE latents of the first `k` layers for images `ids`, from RUN_DIR/features (checked against `expect`)."
+    from neuro_decode.clip import FeatureReader
+    return FeatureReader(Path(run_dir)/'features'/f'vdvae_L{k}.h5', expect).read(ids)
 
-def _errors(pred, true)->dict: return dict(mse=float(((pred - true)**2).mean()), mae=float(np.abs(pred - true).mean()))
+class _TargetBlocks:
+    "Column blocks of a features file for given images: what `ridge_stream` reads."
+    def __init__(self, reader, ids): self.reader, self.ids = reader, ids
+    @property
+    def n_outputs(self)->int: return self.reader.n_outputs
+    def block(self, cols:slice)->np.ndarray: return self.reader.read(self.ids, cols)
+
+def row_correlation(a:np.ndarray, b:np.ndarray)->np.ndarray:
+    "Per row: Pearson correlation of `a[i]` with `b[i]`."
+    a = a - a.mean(1, keepdims=True); b = b - b.mean(1, keepdims=True)
+    return (a*b).sum(1)/np.maximum(np.sqrt((a**2).sum(1)*(b**2).sum(1)), 1e-12)
+
+def latent_scores(pred:np.ndarray, true:np.ndarray)->dict:
+    "MSE, MAE, mean per-image correlation and 2-way identification of predicted latents."
+    return dict(mse=float(((pred - true)**2).mean()), mae=float(np.abs(pred - true).mean()),
+                corr=float(row_correlation(pred, true).mean()), ident=float(two_way_identification(pred, true).mean()))
+
+def _score_block(out:dict, split:str, pred:np.ndarray, true:np.ndarray, tm, ts, pm=None, ps=None, post='restd'):
+    "Scores of raw and re-standardised predictions, into `out` as {split}_{metric}_{raw|post}."
+    for name, p in (('raw', pred), (post, restandardize(pred, tm, ts, pm, ps))):
+        out.update({f'{split}_{m}_{name}': v for m, v in latent_scores(p, true).items()})
 
 def fit_stage1(run_dir:str|Path,        # run folder with sub-0N/prep.h5 and features/
                subject:int,             # subject
@@ -251,47 +352,82 @@ def fit_stage1(run_dir:str|Path,        # run folder with sub-0N/prep.h5 and fea
                k:int=15,                # VDVAE layers
                alpha:float=5e4,         # ridge alpha
                cfg:TrainConfig|None=None,
-               seed:int=0, device:str|None=None, progress:bool=True)->dict:
-    "Fit one stage-1 regressor for a subject, write its test predictions and metrics; return the metrics."
+               seed:int=0, device:str|None=None, progress:bool=True,
+               block:int=8192)->dict:   # ridge: outputs read at a time
+    "Fit one stage-1 regressor for a subject, write its test predictions and scores; return the scores."
+    import h5py
     from neuro_decode.nsd import load_prep
+    from neuro_decode.clip import FeatureReader
+    if model != 'ridge' and model not in MODELS: raise ConfigError(f"unknown model {model!r}: expected 'ridge' or one of {sorted(MODELS)}")
     sd = Path(run_dir)/f'sub-{subject:02d}'
     prep = load_prep(sd/'prep.h5')
-    Ytr, Yte = load_targets(run_dir, prep.train_ids, k), load_targets(run_dir, prep.test_ids, k)
+    reader = FeatureReader(Path(run_dir)/'features'/f'vdvae_L{k}.h5')
     Xtr, Xte = prep.train_betas, prep.test_betas
+    va, tr = validation_split(len(Xtr), (cfg or TrainConfig()).val_frac, seed)
     t0 = time.time()
     if model == 'ridge':
-        perm = np.random.default_rng(seed).permutation(len(Xtr)); nv = max(2, int(round(0.1*len(Xtr))))
-        va, tr = perm[:nv], perm[nv:]
-        r = RidgeRegressor(alpha, device=device).fit(Xtr[tr], Ytr[tr])
-        val = _errors(r.predict(Xtr[va], restandardized=True), Ytr[va])
-        r = RidgeRegressor(alpha, device=device).fit(Xtr, Ytr)
-        pred = r.predict(Xte, restandardized=True)
+        H_val = ridge_smoother(Xtr[tr], Xtr[va], alpha, device)
+        H_te = ridge_smoother(Xtr, Xte, alpha, device)
+        o_val, o_te = ridge_stream([(H_val, tr), (H_te, np.arange(len(Xtr)))], _TargetBlocks(reader, prep.train_ids), block, progress)
+        val_pred, pred = o_val['pred'], o_te['pred']
+        tm, ts = o_te['target_mean'], o_te['target_std']
         info = dict(alpha=alpha)
     else:
+        Ytr = reader.read(prep.train_ids)
         net, hist, summ = train_network(model, Xtr, Ytr, cfg, seed, device, progress)
-        val = dict(mse=summ['val_mse'], mae=summ['val_mae'])
-        pred = predict_network(net, Xte)
+        val_pred, pred = summ.pop('val_pred'), predict_network(net, Xte)
+        summ.pop('val_index')
+        tm, ts = Ytr.mean(0), Ytr.std(0)
         info = summ
         from safetensors.torch import save_file
         with atomic_path(sd/f'{model}_L{k}.safetensors') as tmp:
             save_file({n: t.detach().cpu().contiguous() for n, t in net.state_dict().items()}, str(tmp))
-    import h5py
+        write_json(hist, sd/f'history_{model}_L{k}.json')
+    Yva, Yte = reader.read(prep.train_ids[va]), reader.read(prep.test_ids)
+    vm, vs = val_pred.mean(0), val_pred.std(0)
     with atomic_path(sd/f'pred_{model}_L{k}.h5') as tmp, h5py.File(tmp, 'w') as f:
         f['pred'] = pred.astype(np.float32); f['ids'] = prep.test_ids
-        f.attrs.update(model=model, k=k, subject=subject)
-    res = dict(subject=subject, model=model, k=k, n_train=len(Xtr), n_test=len(Xte), n_voxels=Xtr.shape[1],
-               val_mse=val['mse'], val_mae=val['mae'], **{f'test_{a}': b for a, b in _errors(pred, Yte).items()},
-               seconds=round(time.time() - t0, 1), **{f'info_{a}': b for a, b in info.items() if np.isscalar(b)})
-    (sd/f'metrics_{model}_L{k}.json').write_text(json.dumps(res, indent=1))
+        f['target_mean'], f['target_std'] = tm.astype(np.float32), ts.astype(np.float32)
+        f['val_pred_mean'], f['val_pred_std'] = vm.astype(np.float32), vs.astype(np.float32)
+        f.attrs.update(model=model, k=k, subject=subject, target_source=json.dumps(reader.source), features=str(reader.path),
+                       posts=json.dumps(POSTS))
+    res = dict(subject=subject, model=model, k=k, n_train=len(Xtr), n_val=len(va), n_test=len(Xte), n_voxels=Xtr.shape[1])
+    _score_block(res, 'val', val_pred, Yva, tm, ts)                      # val: transductive over the validation images
+    _score_block(res, 'test', pred, Yte, tm, ts)                          # test: brain-diffuser's transductive variant
+    _score_block(res, 'test', pred, Yte, tm, ts, vm, vs, post='restd_train')   # test: training statistics only
+    res.update(seconds=round(time.time() - t0, 1), **{f'info_{a}': b for a, b in info.items() if np.isscalar(b)})
+    write_json(res, sd/f'metrics_{model}_L{k}.json')
     return res
 
-def stage1_table(run_dir:str|Path)->'pd.DataFrame':
-    "Tables 2-3 of the paper for a run: validation and test MSE/MAE per subject, model and number of layers."
+def load_predictions(run_dir:str|Path, subject:int, model:str, k:int,
+                     post:str='test',           # 'raw', 'test' (brain-diffuser's re-standardisation) or 'train'
+                    )->tuple:                   # (latents (n, D), test image ids, record of the targets' model)
+    "Stage-1 test predictions written by `fit_stage1`, post-processed as asked."
+    import h5py
+    from neuro_decode.config import read_source
+    if post not in POSTS: raise ConfigError(f"post {post!r}: expected one of {list(POSTS)}")
+    p = Path(run_dir)/f'sub-{subject:02d}'/f'pred_{model}_L{k}.h5'
+    if not p.exists(): raise ConfigError(f"{p}: missing; fit the regressor first (07_regress: fit_stage1)")
+    try:
+        with h5py.File(p, 'r') as f:
+            z, ids = f['pred'][()], f['ids'][()]
+            if post == 'test': z = restandardize(z, f['target_mean'][()], f['target_std'][()])
+            elif post == 'train': z = restandardize(z, f['target_mean'][()], f['target_std'][()], f['val_pred_mean'][()], f['val_pred_std'][()])
+            return z, ids, read_source(f.attrs.get('target_source'))
+    except (OSError, KeyError) as e:
+        raise ConfigError(f"{p}: unreadable or from an older version ({type(e).__name__}: {e}); fit the regressor again") from None
+
+TABLE_COLS = ['subject', 'model', 'k', 'val_mse_raw', 'val_mse_restd', 'test_mse_raw', 'test_mse_restd',
+              'test_mae_raw', 'test_mae_restd', 'test_corr_raw', 'test_corr_restd', 'test_ident_raw', 'test_ident_restd',
+              'n_train', 'n_voxels', 'seconds']
+
+def stage1_table(run_dir:str|Path, cols:list|None=None)->'pd.DataFrame':
+    "Tables 2-3 of the paper for a run, every model on the same footing: raw and re-standardised scores."
     import pandas as pd
     rows = [json.loads(p.read_text()) for p in sorted(Path(run_dir).glob('sub-*/metrics_*_L*.json'))]
+    rows = [r for r in rows if 'test_mse_raw' in r]
     if not rows: raise ConfigError(f"{run_dir}: no stage-1 metrics yet; run the 07_regress step first")
-    cols = ['subject', 'model', 'k', 'val_mse', 'val_mae', 'test_mse', 'test_mae', 'n_train', 'n_voxels', 'seconds']
-    return pd.DataFrame(rows)[cols].sort_values(['subject', 'k', 'model']).reset_index(drop=True)
+    return pd.DataFrame(rows)[cols or TABLE_COLS].sort_values(['subject', 'k', 'model']).reset_index(drop=True)
 
 # %% ../nbs/07_regress.ipynb #12b087a4
 def two_way_identification(pred:np.ndarray, true:np.ndarray)->np.ndarray:
@@ -301,3 +437,10 @@ def two_way_identification(pred:np.ndarray, true:np.ndarray)->np.ndarray:
     C = p @ t.T
     own = np.diag(C)
     return ((C < own[:, None]).sum(1))/(len(C) - 1)
+
+def permutation_p(pred:np.ndarray, true:np.ndarray, stat, n:int=2000, seed:int=0)->tuple:
+    "(observed mean statistic, p-value): how often random re-pairings of predictions and truths do at least as well."
+    rng = np.random.default_rng(seed)
+    obs = float(np.mean(stat(pred, true)))
+    null = np.array([np.mean(stat(pred, true[rng.permutation(len(true))])) for _ in range(n)])
+    return obs, float((1 + np.sum(null >= obs))/(1 + n))

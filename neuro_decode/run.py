@@ -5,35 +5,375 @@
 # %% ../nbs/14_run.ipynb #2c3f73ba
 from __future__ import annotations
 import argparse, sys, time, json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 import pandas as pd
 from .config import get_config, Config, ConfigError, project_root, check_subject
 from .hrf import DRIFT_PERIOD
+from .nsd import parse_sessions
 
 # %% auto #0
-__all__ = ['STEPS', 'PENDING', 'Step', 'notebooks_dir', 'execute_step', 'run_pipeline', 'stage1_summary', 'summarize_run',
-           'parse_sessions', 'cli_parser', 'main']
+__all__ = ['STEPS', 'PAPER_NOISE', 'THREAD_VARS', 'ensure_betas', 'ensure_prep', 'ensure_features', 'ensure_stage1',
+           'ensure_stage1_images', 'ensure_clip_predictions', 'ensure_stage2', 'StepError', 'Step', 'Node', 'Request',
+           'plan', 'node_outputs', 'stamp_path', 'stamp_status', 'write_stamp', 'execute_node', 'LocalBackend',
+           'DaskBackend', 'notebooks_dir', 'stage1_summary', 'node_params', 'run_pipeline', 'cli_parser', 'main']
 
-# %% ../nbs/14_run.ipynb #278ba50e
+# %% ../nbs/14_run.ipynb #0cd06b3b
+def ensure_betas(cfg:Config,          # the run's configuration
+                 subject:int,          # NSD subject
+                 progress:bool=False)->Path: # the dataset root, holding the subject's betas
+    "The dataset of `cfg` with betas for `subject`: for a simulated preset, simulated and fitted by the GLM if needed."
+    if not cfg.preset.simulated: return cfg.data_root           # real NSD comes with its betas
+    from neuro_decode.simulate import ensure_simulated
+    from neuro_decode.glm import glm_done, glm_subject, glm_stamp
+    from neuro_decode.config import file_lock
+    s = check_subject(subject)
+    if s not in cfg.preset.subjects:
+        raise ConfigError(f"unknown subject {s}: preset {cfg.preset.name!r} simulates subjects {list(cfg.preset.subjects)}")
+    root = ensure_simulated(cfg, progress)
+    if glm_done(root, s): return root
+    with file_lock(glm_stamp(root, s)):
+        if not glm_done(root, s): glm_subject(root, s, progress=progress)
+    return root
+
+def ensure_prep(cfg:Config, subject:int,
+                run_dir:str|Path|None=None, # run folder; the preset's by default
+                sessions:list|None=None,    # sessions to use; all by default
+                progress:bool=False)->Path: # sub-0N/prep.h5
+    "A subject's `prep.h5`, prepared from the betas if missing."
+    from neuro_decode.nsd import prepare_subject
+    from neuro_decode.config import file_lock
+    rd = Path(run_dir) if run_dir else cfg.run_dir
+    p = rd/f'sub-{check_subject(subject):02d}'/'prep.h5'
+    if p.exists(): return p
+    root = ensure_betas(cfg, subject, progress)
+    with file_lock(p):
+        if not p.exists(): prepare_subject(root, subject, rd, sessions, progress=progress)
+    return p
+
+def ensure_features(cfg:Config, run_dir:str|Path|None=None,
+                    latents:tuple|None=None,   # VDVAE layers; the preset's by default
+                    subjects:tuple|None=None,  # subjects whose images are needed; a simulated preset's all by default
+                    progress:bool=False)->dict:
+    "The run's VDVAE and CLIP features (from `cfg.weights_dir` when given), computed if missing."
+    from neuro_decode.clip import extract_features
+    from neuro_decode.config import file_lock
+    rd = Path(run_dir) if run_dir else cfg.run_dir
+    subjects = subjects or (cfg.preset.subjects if cfg.preset.simulated else
+                            tuple(int(p.parent.name[4:]) for p in sorted(rd.glob('sub-*/prep.h5'))))
+    for s in subjects: ensure_prep(cfg, s, rd, progress=progress)
+    with file_lock(rd/'features'):
+        return extract_features(rd, tuple(latents or cfg.preset.n_latents), cfg.weights_dir, cfg.device, progress=progress)
+
+def ensure_stage1(cfg:Config, subject:int,
+                  models:tuple=('ridge', 'gru'), latents:tuple|None=None,
+                  run_dir:str|Path|None=None, progress:bool=False)->list: # the prediction files
+    "Stage-1 predictions of a subject for each model and number of layers, fitted if missing."
+    from neuro_decode.regress import fit_stage1, TrainConfig
+    from neuro_decode.config import file_lock
+    rd = Path(run_dir) if run_dir else cfg.run_dir
+    latents = tuple(latents or cfg.preset.n_latents)
+    out = []
+    for k in latents:
+        for m in models:
+            p = rd/f'sub-{check_subject(subject):02d}'/f'pred_{m}_L{k}.h5'
+            if not p.exists():
+                ensure_features(cfg, rd, latents, progress=progress)
+                with file_lock(p):
+                    if not p.exists():
+                        fit_stage1(rd, subject, m, k, cfg=TrainConfig(max_epochs=cfg.preset.max_epochs), seed=cfg.seed,
+                                   device=cfg.device, progress=progress)
+            out.append(p)
+    return out
+
+# %% ../nbs/14_run.ipynb #e1ef3b2a
+def ensure_stage1_images(cfg:Config, subject:int, models:tuple=('ridge', 'gru'), latents:tuple|None=None,
+                         run_dir:str|Path|None=None, progress:bool=False)->list: # the image folders
+    "Stage-1 images of a subject (decoded true latents and each model's predictions), made if missing."
+    from neuro_decode.stage1 import stage1_images
+    from neuro_decode.config import file_lock
+    rd = Path(run_dir) if run_dir else cfg.run_dir
+    latents = tuple(latents or cfg.preset.n_latents)
+    out = []
+    for k in latents:
+        for m in ('true',) + tuple(models):
+            f = rd/f'sub-{check_subject(subject):02d}'/'images'/f'stage1_{m}_L{k}'
+            if not (f/'index.json').exists():
+                if m != 'true': ensure_stage1(cfg, subject, (m,), (k,), rd, progress)
+                else: ensure_features(cfg, rd, latents, progress=progress)
+                with file_lock(f):
+                    if not (f/'index.json').exists():
+                        stage1_images(rd, subject, m, k, cfg.weights_dir, seed=cfg.seed, device=cfg.device, progress=progress)
+            out.append(f)
+    return out
+
+# %% ../nbs/14_run.ipynb #1a54ce03
+def ensure_clip_predictions(cfg:Config, subject:int, run_dir:str|Path|None=None, progress:bool=False)->list:
+    "A subject's brain-predicted CLIP embeddings (pred_clip_text.h5, pred_clip_vision.h5), fitted if missing."
+    from neuro_decode.stage2 import fit_clip_regressors
+    from neuro_decode.config import file_lock
+    rd = Path(run_dir) if run_dir else cfg.run_dir
+    sd = rd/f'sub-{check_subject(subject):02d}'
+    out = [sd/'pred_clip_text.h5', sd/'pred_clip_vision.h5']
+    if not all(p.exists() for p in out):
+        ensure_features(cfg, rd, progress=progress)
+        with file_lock(out[0]):
+            if not all(p.exists() for p in out): fit_clip_regressors(rd, subject, seed=cfg.seed, device=cfg.device, progress=progress)
+    return out
+
+def ensure_stage2(cfg:Config, subject:int, models:tuple=('ridge', 'gru'), latents:tuple=(15,),
+                  run_dir:str|Path|None=None, progress:bool=False)->list: # stage-2 image folders
+    "Stage-2 images of a subject for each model (and the neutral-start run), with what they start from, made if missing."
+    from neuro_decode.stage2 import run_stage2, stage2_folder, vd_model
+    from neuro_decode.config import file_lock
+    rd = Path(run_dir) if run_dir else cfg.run_dir
+    ensure_stage1_images(cfg, subject, tuple(models), tuple(latents), rd, progress)
+    ensure_clip_predictions(cfg, subject, rd, progress)
+    vd, out = vd_model(cfg.weights_dir, cfg.device), []
+    for k in latents:
+        for m in tuple(models) + (None,):
+            f = stage2_folder(rd, subject, m, k)
+            with file_lock(f):
+                run_stage2(rd, subject, m, k, cfg.weights_dir, seed=cfg.seed, device=cfg.device, vd=vd, progress=progress)
+            out.append(f)
+    return out
+
+# %% ../nbs/14_run.ipynb #2e172283
+class StepError(RuntimeError):
+    "Pipeline nodes failed; the message says how many and where their executed notebooks are."
+
 @dataclass(frozen=True)
 class Step:
-    "A pipeline step: a notebook in `nbs/`, run once or once per subject."
-    notebook:str           # notebook name without extension
-    per_subject:bool       # True: executed once per subject
+    "A pipeline step: a notebook, run for the whole run or per subject, and the files it writes."
+    name:str               # short name, used on the command line (--steps)
+    notebook:str           # notebook in nbs/, without extension
+    per_subject:bool
     what:str               # one line for the log
+    outputs:tuple          # globs of the files it writes: relative to the run folder, or 'data:' for the dataset root
 
-STEPS = (
-    Step('02_simulate', False, 'simulate the NSD-format dataset (skipped for real NSD)'),
-    Step('03_glm', True, 'single-trial betas from the BOLD time series, types A-D (skipped for real NSD)'),
-    Step('04_nsd', True, 'read betas, split train/test, average repetitions, z-score -> prep.h5'),
-    Step('06_clip', False, 'VDVAE latents and CLIP embeddings of every image of the run -> features/'),
-    Step('07_regress', True, 'stage 1: ridge and GRU from betas to VDVAE latents -> pred_<model>_L<K>.h5, metrics'),
-    Step('08_stage1', True, 'stage-1 images: predicted latents through the VDVAE decoder -> images/stage1_*'),
-)
-PENDING = ('stage 2 (09)', 'metrics (10)',
-           'noise analysis (11)', 'RSA (12)', 'report (13)')
+STEPS = {s.name: s for s in (
+    Step('simulate', '02_simulate', False, 'simulate the NSD-format dataset', ('data:SIMULATED.json', 'data:nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5',
+         'data:nsddata/experiments/nsd/*', 'data:nsddata_timeseries/ppdata/subj*/func1pt8mm/*/*')),
+    Step('glm', '03_glm', True, 'single-trial betas from the BOLD time series, types A-D',
+         ('data:nsddata_betas/ppdata/subj{s:02d}/func1pt8mm/*/*', 'sub-{s:02d}/glm_accuracy.csv')),
+    Step('prep', '04_nsd', True, 'betas -> train/test split, repetition averages, z-scores', ('sub-{s:02d}/prep.h5',)),
+    Step('features', '06_clip', False, 'VDVAE latents and CLIP embeddings of every image', ('features/*.h5',)),
+    Step('stage1', '07_regress', True, 'stage-1 regressors -> predicted VDVAE latents',
+         ('sub-{s:02d}/pred_*_L{k}.h5', 'sub-{s:02d}/metrics_*_L{k}.json', 'sub-{s:02d}/history_*_L{k}.json', 'sub-{s:02d}/*_L{k}.safetensors')),
+    Step('images1', '08_stage1', True, 'stage-1 images from the predicted latents', ('sub-{s:02d}/images/stage1_*/*',)),
+    Step('stage2', '09_stage2', True, 'CLIP regressors and stage 2 (Versatile Diffusion img2img)',
+         ('sub-{s:02d}/pred_clip_*.h5', 'sub-{s:02d}/clip_scores.json', 'sub-{s:02d}/images/stage2_*/*')),
+    Step('noise', '11_noise', True, 'noise added to stage 1, stage 2 again', ('sub-{s:02d}/images/noise_*/*', 'sub-{s:02d}/noise_*.csv')),
+    Step('metrics', '10_metrics', True, 'the eight image metrics with intervals and paired tests',
+         ('sub-{s:02d}/metrics.csv', 'sub-{s:02d}/metric_tests.csv')),
+    Step('rsa', '12_rsa', True, 'representational similarity of the latent spaces', ('sub-{s:02d}/rsa.csv',)),
+    Step('report', '13_report', False, "the paper's tables and figures in one HTML page", ('report/report.html',)),
+)}
+PAPER_NOISE = (0, 8, 16, 32, 64, 256)
 
+@dataclass
+class Node:
+    "One execution of a step's notebook: for a subject (or the run) with given parameters."
+    step:Step
+    subject:int|None
+    params:dict
+    deps:list = field(default_factory=list)
+    @property
+    def id(self)->str:
+        "The node's name: step, subject and parameter values, e.g. 07_regress_sub-01_ridge+gru_L15."
+        short = dict(latents='L', amplitudes='A', ablation='abl-', sessions='ses-')
+        parts = [self.step.notebook] + ([f'sub-{self.subject:02d}'] if self.subject is not None else [])
+        for k, v in self.params.items():
+            v = v if isinstance(v, (tuple, list)) else (v,)
+            if len(v) and v[0] is not None: parts.append(short.get(k, '') + '+'.join(f'{x:g}' if isinstance(x, float) else str(x) for x in v))
+        return '_'.join(parts)
+    @property
+    def label(self)->str:
+        return f"{self.step.name}{'' if self.subject is None else f' sub-{self.subject:02d}'}" + \
+               ''.join(f" {k}={v if not isinstance(v, (tuple, list)) else ','.join(map(str, v))}" for k, v in self.params.items())
+
+@dataclass(frozen=True)
+class Request:
+    "What a run should compute; the defaults reproduce the paper's runs."
+    subjects:tuple
+    models:tuple|None = None        # stage-1 models for every subject; None: ridge and GRU (+ the ablation)
+    latents:tuple = (15, 31)        # VDVAE layers of stage 1
+    stage2_latents:tuple|None = None  # layers whose images start stage 2; None: 15, and 31 for the first subject
+    noise:tuple = PAPER_NOISE       # noise amplitudes
+    noise_subjects:tuple|None = None  # subjects of the noise analysis; None: the first
+    steps:tuple|None = None         # steps to run; None: all
+    sessions:str|None = None        # betas sessions (e.g. '1-37')
+
+def plan(cfg:Config, req:Request)->list: # nodes in an executable order
+    "The graph of nodes for a request: shared steps once, per-subject steps fanned out, dependencies between them."
+    subs = [check_subject(s) for s in req.subjects]
+    if not subs: raise ConfigError('no subjects: expected at least one')
+    bad = [m for m in (req.models or ()) if m not in ('ridge', 'gru', 'cnn', 'transformer')]
+    if bad: raise ConfigError(f"unknown models {bad}: expected some of ridge, gru, cnn, transformer")
+    bad = [x for x in (req.steps or ()) if x not in STEPS]
+    if bad: raise ConfigError(f"unknown steps {bad}: expected some of {', '.join(STEPS)}")
+    if any(k not in (15, 31) and not 1 <= k <= 75 for k in req.latents): raise ConfigError(f"latents {req.latents}: expected VDVAE layer counts like 15 31")
+    if cfg.preset.simulated:
+        missing = [s for s in subs if s not in cfg.preset.subjects]
+        if missing: raise ConfigError(f"unknown subjects {missing}: preset {cfg.preset.name!r} simulates {list(cfg.preset.subjects)}")
+    want = set(req.steps or STEPS)
+    if not cfg.preset.simulated: want -= {'simulate', 'glm'}         # real NSD comes with its betas
+    first = subs[0]
+    nodes, by = [], {}
+    def add(name, s, params, deps):
+        if name not in want: return None
+        n = Node(STEPS[name], s, params, [d for d in deps if d is not None])
+        nodes.append(n); by[(name, s, json.dumps(params, sort_keys=True))] = n
+        return n
+    sim = add('simulate', None, {}, [])
+    glm = {s: add('glm', s, {}, [sim]) for s in subs}
+    prep = {s: add('prep', s, {'sessions': req.sessions} if req.sessions else {}, [glm[s]]) for s in subs}
+    feats = add('features', None, {'latents': tuple(sorted(set(req.latents)))}, list(prep.values()))
+    s1 = {}
+    for s in subs:
+        for k in req.latents:
+            models = tuple(req.models) if req.models else ('ridge', 'gru')
+            ablation = ('cnn', 'transformer') if req.models is None and s == first and k == 15 else ()
+            s1[s, k] = add('stage1', s, {'models': models, 'ablation': ablation, 'latents': (k,)}, [feats, prep[s]])
+    s2_models = tuple(m for m in (req.models or ('ridge', 'gru')))
+    im1, s2, nz, met, rsa = {}, {}, {}, {}, {}
+    for s in subs:
+        k2 = tuple(req.stage2_latents) if req.stage2_latents else ((15, 31) if s == first else (15,))
+        k2 = tuple(k for k in k2 if k in req.latents)
+        im1[s] = add('images1', s, {'models': tuple(req.models or ('ridge', 'gru')), 'latents': tuple(req.latents)},
+                     [s1[s, k] for k in req.latents])
+        s2[s] = add('stage2', s, {'models': s2_models, 'latents': k2}, [im1[s], feats]) if k2 else None
+        noise_subs = req.noise_subjects if req.noise_subjects is not None else (first,)
+        if s in noise_subs and len(req.noise) and 'gru' in s2_models and 15 in k2:
+            nz[s] = add('noise', s, {'model': 'gru', 'latents': 15, 'amplitudes': tuple(req.noise)}, [s2[s]])
+        met[s] = add('metrics', s, {}, [im1[s], s2[s], nz.get(s)])
+        if 15 in req.latents and 'gru' in (req.models or ('ridge', 'gru')):
+            rsa[s] = add('rsa', s, {'model': 'gru', 'latents': 15}, [s1[s, 15], s2[s]])
+    add('report', None, {}, [n for n in list(met.values()) + list(rsa.values()) + list(s1.values())])
+    ids = [n.id for n in nodes]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup: raise ConfigError(f"two nodes with the same name {sorted(dup)}")
+    return nodes
+
+# %% ../nbs/14_run.ipynb #3352e2e6
+def _data_root(cfg:Config)->Path: return cfg.data_root
+
+def node_outputs(node:Node, cfg:Config, run_dir:Path)->list:
+    "The files a node wrote (its step's globs, filled in with its subject and layers)."
+    k = node.params.get('latents', ('*',))
+    ks = k if isinstance(k, (tuple, list)) else (k,)
+    out = set()
+    for g in node.step.outputs:
+        for kk in ks:
+            pat = g.format(s=node.subject or 0, k=kk)
+            base, pat = (cfg.data_root, pat[5:]) if pat.startswith('data:') else (run_dir, pat)
+            out |= {p for p in base.glob(pat) if p.is_file() and not p.name.startswith('.') and '.part' not in p.name}
+    return sorted(out)
+
+def _hash(obj)->str:
+    import hashlib
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+def _notebook_sha(node:Node, nbs:Path)->str:
+    from neuro_decode.config import sha256
+    return sha256(nbs/f'{node.step.notebook}.ipynb')
+
+def stamp_path(run_dir:Path, node:Node)->Path: return run_dir/'.stamps'/f'{node.id}.json'
+
+def _rel(p:Path, cfg:Config, run_dir:Path)->str:
+    return f'run:{p.relative_to(run_dir)}' if p.is_relative_to(run_dir) else f'data:{p.relative_to(cfg.data_root)}'
+
+def stamp_status(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict)->tuple: # (up to date?, reason)
+    "Whether a node's stamp still holds: same parameters, code and inputs, and every output present with its checksum."
+    import neuro_decode
+    from neuro_decode.config import sha256
+    p = stamp_path(run_dir, node)
+    if not p.exists(): return False, 'not run yet'
+    try: st = json.loads(p.read_text())
+    except (OSError, ValueError): return False, 'unreadable stamp'
+    if st.get('params') != _hash(node.params): return False, 'other parameters'
+    if st.get('version') != neuro_decode.__version__ or st.get('notebook') != _notebook_sha(node, nbs): return False, 'code changed'
+    if st.get('inputs') != {d.id: digests.get(d.id) for d in node.deps}: return False, 'inputs changed'
+    for rel, h in st.get('outputs', {}).items():
+        f = (run_dir/rel[4:]) if rel.startswith('run:') else (cfg.data_root/rel[5:])
+        if not f.exists(): return False, f'{rel[4:] if rel.startswith("run:") else rel} missing'
+        if sha256(f) != h: return False, f'{f.name} changed or damaged (checksum)'
+    return True, 'up to date'
+
+def write_stamp(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict, seconds:float)->str: # the node's digest
+    "Record a finished node: parameters, code, inputs and the checksum of every output."
+    import neuro_decode, datetime
+    from neuro_decode.config import sha256, write_json
+    outs = {_rel(f, cfg, run_dir): sha256(f) for f in node_outputs(node, cfg, run_dir)}
+    st = dict(node=node.id, label=node.label, params=_hash(node.params), version=neuro_decode.__version__,
+              notebook=_notebook_sha(node, nbs), inputs={d.id: digests.get(d.id) for d in node.deps}, outputs=outs,
+              seconds=round(seconds, 1), finished=datetime.datetime.now().isoformat(timespec='seconds'))
+    st['digest'] = _hash([st['outputs'], st['finished'], st['params']])
+    write_json(st, stamp_path(run_dir, node))
+    return st['digest']
+
+# %% ../nbs/14_run.ipynb #f3578f3c
+def execute_node(spec:dict)->dict:
+    "Run one node's notebook with papermill (in whichever process this is); return what happened."
+    import papermill as pm, os, warnings
+    t0 = time.time()
+    src, out = Path(spec['notebook']), Path(spec['executed'])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        declared = pm.inspect_notebook(str(src))
+        params = {k: v for k, v in spec['params'].items() if k in declared}
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            pm.execute_notebook(str(src), str(out), parameters=params, cwd=str(src.parent), progress_bar=False,
+                                kernel_name='python3', log_output=False)
+        return dict(id=spec['id'], ok=True, seconds=time.time() - t0)
+    except Exception as e:
+        cell, err = getattr(e, 'cell_index', None), f"{getattr(e, 'ename', type(e).__name__)}: {str(getattr(e, 'evalue', e)).strip().splitlines()[-1] if str(getattr(e, 'evalue', e)).strip() else ''}"
+        return dict(id=spec['id'], ok=False, seconds=time.time() - t0, error=err[:400], cell=cell, executed=str(out))
+
+# %% ../nbs/14_run.ipynb #998bbb86
+THREAD_VARS = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS')
+
+class LocalBackend:
+    "A process pool of `workers` processes, threads per worker set so the cores are not oversubscribed."
+    def __init__(self, workers:int|None=None):
+        import os, concurrent.futures as cf, multiprocessing as mp
+        cores = os.cpu_count() or 1
+        self.workers = max(1, min(workers or cores, cores))
+        for v in THREAD_VARS: os.environ[v] = str(max(1, cores//self.workers))
+        self.pool = cf.ProcessPoolExecutor(self.workers, mp_context=mp.get_context('spawn'))
+    def submit(self, spec): return self.pool.submit(execute_node, spec)
+    def wait_any(self, futures):
+        import concurrent.futures as cf
+        return cf.wait(futures, return_when=cf.FIRST_COMPLETED).done
+    def close(self): self.pool.shutdown(wait=True, cancel_futures=True)
+    def __repr__(self): return f"local process pool, {self.workers} workers"
+
+class DaskBackend:
+    "Dask distributed: a LocalCluster of `workers` single-threaded processes, or an existing cluster at `scheduler`."
+    def __init__(self, workers:int|None=None, scheduler:str|None=None):
+        import os
+        from dask.distributed import Client, LocalCluster
+        if scheduler:
+            try: self.client = Client(scheduler, timeout=20)
+            except (OSError, TimeoutError) as e: raise ConfigError(f"Dask scheduler {scheduler}: unreachable ({e}); expected a running `dask scheduler`") from None
+            self.cluster, self.workers = None, len(self.client.scheduler_info()['workers'])
+        else:
+            cores = os.cpu_count() or 1
+            self.workers = max(1, min(workers or cores, cores))
+            for v in THREAD_VARS: os.environ[v] = str(max(1, cores//self.workers))
+            self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            self.client = Client(self.cluster)
+    def submit(self, spec): return self.client.submit(execute_node, spec, pure=False, key=f"node-{spec['id']}")
+    def wait_any(self, futures):
+        from dask.distributed import wait
+        return wait(list(futures), return_when='FIRST_COMPLETED').done
+    def close(self):
+        self.client.close()
+        if self.cluster is not None: self.cluster.close()
+    def __repr__(self): return f"Dask {'LocalCluster' if self.cluster else self.client.scheduler.address}, {self.workers} workers"
+
+# %% ../nbs/14_run.ipynb #83248646
 def notebooks_dir(nbs:str|Path|None=None # folder holding the numbered notebooks; the checkout's nbs/ by default
                  )->Path:
     "Where the pipeline notebooks are; a `ConfigError` outside a checkout when none is given."
@@ -45,79 +385,94 @@ def notebooks_dir(nbs:str|Path|None=None # folder holding the numbered notebooks
     if not (d/'04_nsd.ipynb').exists(): raise ConfigError(f"{d}: no pipeline notebooks here; expected the checkout's nbs/ folder")
     return d.resolve()
 
-# %% ../nbs/14_run.ipynb #19c01766
-def execute_step(step:Step, cfg:Config, subject:int|None=None, nbs:str|Path|None=None,
-                 log_output:bool=False)->Path:
-    "Execute one step's notebook with papermill for `cfg` (and `subject`); return the executed copy's path."
-    import papermill as pm
-    src = notebooks_dir(nbs)/f'{step.notebook}.ipynb'
-    params = dict(preset=cfg.preset.name, seed=cfg.seed, data_root=str(cfg.data_root))
-    params.update(run_dir=str(cfg.run_dir))
-    if subject is not None: params.update(subject=check_subject(subject))
-    declared = pm.inspect_notebook(str(src))                 # pass only what the notebook declares
-    params = {k: v for k, v in params.items() if k in declared}
-    name = step.notebook + (f'_sub-{subject:02d}' if subject is not None else '') + '.ipynb'
-    out = cfg.run_dir/'executed'/name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(src), str(out), parameters=params, cwd=str(src.parent), progress_bar=False,
-                        log_output=log_output, kernel_name='python3')
-    return out
-
-# %% ../nbs/14_run.ipynb #eefd1e9c
-def run_pipeline(cfg:Config,                 # what to run
-                 subjects:list|None=None,    # subjects; the preset's by default
-                 nbs:str|Path|None=None,     # notebooks folder
-                 log=print,                  # where progress lines go
-                )->pd.DataFrame:             # one row per executed notebook
-    "Execute every landed step for every subject with papermill; return a table of what ran."
-    subjects = [check_subject(s) for s in (subjects or cfg.preset.subjects)]
-    rows, t_all = [], time.time()
-    for step in STEPS:
-        if step.notebook == '02_simulate' and not cfg.preset.simulated: continue
-        for s in (subjects if step.per_subject else [None]):
-            t0 = time.time()
-            log(f"[{step.notebook}{'' if s is None else f' sub-{s:02d}'}] {step.what}")
-            try: out = execute_step(step, cfg, s, nbs)
-            except Exception as e:
-                raise RuntimeError(f"step {step.notebook} failed for subject {s}: {type(e).__name__}: "
-                                   f"{str(e).strip().splitlines()[-1] if str(e).strip() else ''} "
-                                   f"(see {cfg.run_dir/'executed'})") from None
-            rows.append(dict(step=step.notebook, subject=s, seconds=round(time.time() - t0, 1), executed=str(out)))
-    log(f"done in {time.time() - t_all:.0f} s; steps not landed yet: {', '.join(PENDING)}")
-    return pd.DataFrame(rows)
-
 def stage1_summary(cfg:Config)->str:
-    "Tables 2-3 of the paper for the run (validation and test MSE/MAE) and where the stage-1 images are, as text."
+    "Tables 2-3 of the paper for the run (every model on the same footing), as text."
     from neuro_decode.regress import stage1_table
     try: t = stage1_table(cfg.run_dir)
     except ConfigError: return ''
-    folders = sorted(str(p) for p in cfg.run_dir.glob('sub-*/images/stage1_*'))
-    return (f"Tables 2-3 (stage 1, latents of the test images):\n{t.round(4).to_string(index=False)}\n"
-            f"stage-1 images: {len(folders)} folders, e.g. {folders[0] if folders else '-'}")
+    cols = ['subject', 'model', 'k', 'test_mse_raw', 'test_mse_restd', 'test_mae_raw', 'test_mae_restd', 'test_ident_restd']
+    return f"Tables 2-3 (stage 1, latents of the test images, raw and re-standardised):\n{t[cols].round(4).to_string(index=False)}"
 
-def summarize_run(cfg:Config, subjects:list|None=None)->pd.DataFrame:
-    "One row per subject: the prepared data's sizes, read from each `prep.h5`."
-    from neuro_decode.nsd import load_prep
-    rows = []
-    for s in subjects or cfg.preset.subjects:
-        p = cfg.subject_dir(s)/'prep.h5'
-        if not p.exists(): continue
-        pr = load_prep(p)
-        rows.append(dict(subject=s, train=len(pr.train_ids), test=len(pr.test_ids), voxels=pr.train_betas.shape[1],
-                         sessions=len(pr.attrs['sessions']), prep=str(p)))
-    return pd.DataFrame(rows)
+def node_params(node:Node, cfg:Config, run_dir:Path)->dict:
+    "The parameters passed to a node's notebook (papermill keeps only those it declares)."
+    p = dict(preset=cfg.preset.name, seed=cfg.seed, data_root=str(cfg.data_root), run_dir=str(run_dir),
+             weights_dir=str(cfg.weights_dir) if cfg.weights_dir else None)
+    if node.subject is not None: p['subject'] = node.subject
+    for k, v in node.params.items(): p[k] = list(v) if isinstance(v, tuple) else v
+    return p
+
+def run_pipeline(cfg:Config,                   # what to run on
+                 req:Request|None=None,        # what to compute; the preset's subjects and the paper's runs by default
+                 backend:str='local',          # 'local' or 'dask'
+                 workers:int|None=None,        # parallel notebooks; the cores by default
+                 scheduler:str|None=None,      # a Dask scheduler address (implies backend 'dask')
+                 nbs:str|Path|None=None,       # notebooks folder
+                 log=print, progress:bool=True)->pd.DataFrame: # one row per node
+    "Execute the graph of a request with papermill, skipping what is up to date; return what happened to each node."
+    from tqdm import tqdm
+    req = req or Request(subjects=tuple(cfg.preset.subjects))
+    nbs = notebooks_dir(nbs)
+    rd = cfg.run_dir
+    rd.mkdir(parents=True, exist_ok=True)
+    nodes = plan(cfg, req)
+    # a node whose dependency is not part of this request is taken as given (its stamp's digest, if any)
+    digests, status, rows = {}, {}, {}
+    for n in nodes:
+        for d in n.deps:
+            if d.id not in {m.id for m in nodes} and stamp_path(rd, d).exists():
+                digests[d.id] = json.loads(stamp_path(rd, d).read_text()).get('digest')
+    if backend not in ('local', 'dask'): raise ConfigError(f"backend {backend!r}: expected 'local' or 'dask'")
+    be = DaskBackend(workers, scheduler) if (backend == 'dask' or scheduler) else LocalBackend(workers)
+    log(f"{len(nodes)} nodes on {be}; run folder {rd}")
+    t_all, running = time.time(), {}
+    bar = tqdm(total=len(nodes), desc='nodes', disable=not progress, leave=True)
+    pending = list(nodes)
+    try:
+        while pending or running:
+            for n in list(pending):
+                dep_state = [status.get(d.id) for d in n.deps]
+                if any(s in ('failed', 'skipped') for s in dep_state):
+                    pending.remove(n); status[n.id] = 'skipped'; bar.update(1)
+                    rows[n.id] = dict(node=n.id, step=n.step.name, subject=n.subject, status='skipped', seconds=0.,
+                                      note='an upstream node failed'); continue
+                if not all(s in ('done', 'up to date') for s in dep_state): continue
+                ok, why = stamp_status(n, cfg, rd, nbs, digests)
+                pending.remove(n)
+                if ok:
+                    digests[n.id] = json.loads(stamp_path(rd, n).read_text())['digest']; status[n.id] = 'up to date'; bar.update(1)
+                    rows[n.id] = dict(node=n.id, step=n.step.name, subject=n.subject, status='up to date', seconds=0., note='')
+                    continue
+                stamp_path(rd, n).unlink(missing_ok=True)
+                spec = dict(id=n.id, notebook=str(nbs/f'{n.step.notebook}.ipynb'), executed=str(rd/'executed'/f'{n.id}.ipynb'),
+                            params=node_params(n, cfg, rd))
+                running[be.submit(spec)] = (n, why)
+            if not running: continue
+            for f in be.wait_any(running):
+                n, why = running.pop(f)
+                try: res = f.result()
+                except Exception as e: res = dict(ok=False, seconds=0., error=f"{type(e).__name__}: {e}", cell=None, executed=str(rd/'executed'/f'{n.id}.ipynb'))
+                if res['ok']:
+                    digests[n.id] = write_stamp(n, cfg, rd, nbs, digests, res['seconds']); status[n.id] = 'done'
+                    rows[n.id] = dict(node=n.id, step=n.step.name, subject=n.subject, status='done', seconds=round(res['seconds'], 1), note=why)
+                    bar.write(f"[{time.time() - t_all:6.0f} s] {n.label}: done in {res['seconds']:.1f} s ({why})")
+                else:
+                    status[n.id] = 'failed'
+                    where = f"{res.get('executed')}" + (f", cell {res['cell']}" if res.get('cell') is not None else '')
+                    rows[n.id] = dict(node=n.id, step=n.step.name, subject=n.subject, status='failed', seconds=round(res['seconds'], 1),
+                                      note=f"{res.get('error')} (see {where})")
+                    bar.write(f"[{time.time() - t_all:6.0f} s] {n.label}: FAILED: {res.get('error')} (see {where})")
+                bar.update(1)
+    finally:
+        bar.close(); be.close()
+    table = pd.DataFrame([rows[n.id] for n in nodes if n.id in rows])
+    from neuro_decode.config import write_csv
+    write_csv(table, rd/'run_log.csv', index=False)
+    n_fail = int((table.status == 'failed').sum())
+    log(f"{len(table)} nodes in {time.time() - t_all:.0f} s: {int((table.status == 'done').sum())} run, "
+        f"{int((table.status == 'up to date').sum())} up to date, {n_fail} failed, {int((table.status == 'skipped').sum())} skipped")
+    return table
 
 # %% ../nbs/14_run.ipynb #55eedf7f
-def parse_sessions(s:str|None)->list|None:
-    "Parse '1-37' or '1,2,5' (or None) into a list of session numbers."
-    if not s: return None
-    out = []
-    for part in s.split(','):
-        a, _, b = part.partition('-')
-        try: out += list(range(int(a), int(b) + 1)) if b else [int(a)]
-        except ValueError: raise ConfigError(f"sessions {s!r}: expected numbers like 1-37 or 1,2,5") from None
-    return out
-
 def _cmd_simulate(a):
     from neuro_decode.simulate import simulate_nsd
     root = simulate_nsd(a.root, a.preset, a.seed, progress=not a.quiet)
@@ -147,7 +502,7 @@ def _cmd_features(a):
     from neuro_decode.clip import extract_features
     w = a.weights or get_config('tiny').weights_dir          # --weights, else $NEURO_DECODE_WEIGHTS, else bundled
     t0 = time.time()
-    files = extract_features(a.run, tuple(a.latents), w, a.device, progress=not a.quiet)
+    files = extract_features(a.run, tuple(a.latents), w, a.device, overwrite=a.overwrite, progress=not a.quiet)
     for name, p in files.items():
         with h5py.File(p) as f:
             d = f['latents' if 'latents' in f else 'embeddings']
@@ -161,12 +516,22 @@ def _cmd_config(a):
                       'device': cfg.device}, indent=1))
 
 def _cmd_run(a):
-    cfg = get_config(a.preset, data_root=a.data, runs_dir=a.runs_dir, seed=a.seed)
-    print(f"neuro-decode run: preset {cfg.preset.name}, data {cfg.data_root}, outputs {cfg.run_dir}")
-    run_pipeline(cfg, a.subjects, a.nbs)
-    with pd.option_context('display.width', 200, 'display.max_colwidth', 80):
-        print(summarize_run(cfg, a.subjects).to_string(index=False))
-        print(stage1_summary(cfg))
+    cfg = get_config(a.preset, data_root=a.data, weights_dir=a.weights, runs_dir=a.runs_dir, seed=a.seed)
+    req = Request(subjects=tuple(a.subjects or cfg.preset.subjects), models=tuple(a.models) if a.models else None,
+                  latents=tuple(a.latents or cfg.preset.n_latents), noise=tuple(a.noise), steps=tuple(a.steps) if a.steps else None,
+                  noise_subjects=tuple(a.noise_subjects) if a.noise_subjects else None, sessions=a.sessions)
+    print(f"neuro-decode run: preset {cfg.preset.name}, data {cfg.data_root}, weights {cfg.weights_dir or 'bundled'}, outputs {cfg.run_dir}")
+    table = run_pipeline(cfg, req, a.backend, a.workers, a.scheduler, a.nbs, progress=not a.quiet)
+    with pd.option_context('display.width', 200, 'display.max_colwidth', 120):
+        s1 = stage1_summary(cfg)
+        if s1: print(s1)
+        rep = cfg.run_dir/'report'/'report.html'
+        if rep.exists():
+            from neuro_decode.report import report_text
+            print(report_text(cfg.run_dir)); print(f"report: {rep}")
+        bad = table[table.status == 'failed']
+        for r in bad.itertuples(): print(f"FAILED {r.node}: {r.note}", file=sys.stderr)
+    if len(bad): raise StepError(f"{len(bad)} of {len(table)} nodes failed (listed above); the others' outputs are in {cfg.run_dir}")
 
 def cli_parser()->argparse.ArgumentParser:
     "The `neuro-decode` argument parser."
@@ -200,11 +565,23 @@ def cli_parser()->argparse.ArgumentParser:
     q.add_argument('--latents', type=int, nargs='+', default=[15, 31], help='VDVAE layers to extract (default 15 31)')
     q.add_argument('--weights', help='real weights folder (default: $NEURO_DECODE_WEIGHTS, else the bundled small models)')
     q.add_argument('--device', help="'cpu' or 'cuda' (default: GPU when present)"); q.add_argument('--quiet', action='store_true')
+    q.add_argument('--overwrite', action='store_true', help='replace features that another model made (refused otherwise)')
     q.set_defaults(fn=_cmd_features)
-    q = sub.add_parser('run', help='execute the pipeline notebooks with papermill for every subject')
-    q.add_argument('--preset', default='default'); q.add_argument('--data', help='dataset root (NSD_ROOT for nsd)')
+    q = sub.add_parser('run', help='execute the pipeline notebooks with papermill, subject by subject, resuming what is done')
+    q.add_argument('--preset', default='default', help="'tiny', 'default' (simulated) or 'nsd' (real; --data or NSD_ROOT)")
+    q.add_argument('--data', help='dataset root (NSD_ROOT for nsd)'); q.add_argument('--weights', help='real weights folder (default: $NEURO_DECODE_WEIGHTS, else bundled)')
     q.add_argument('--runs-dir'); q.add_argument('--seed', type=int, default=0)
-    q.add_argument('--subjects', type=int, nargs='+'); q.add_argument('--nbs', help='notebooks folder')
+    q.add_argument('--subjects', type=int, nargs='+', help="subjects (default: the preset's)")
+    q.add_argument('--models', nargs='+', help='stage-1 models for every subject (default: ridge and gru, plus cnn and transformer for the first subject at 15 layers)')
+    q.add_argument('--latents', type=int, nargs='+', help="VDVAE layers (default: the preset's, 15 31)")
+    q.add_argument('--noise', type=float, nargs='*', default=list(PAPER_NOISE), help='noise amplitudes of the noise analysis (default: 0 8 16 32 64 256)')
+    q.add_argument('--noise-subjects', type=int, nargs='+', help='subjects of the noise analysis (default: the first)')
+    q.add_argument('--sessions', help="betas sessions, e.g. 1-37 (the paper's split) or 1-40 (default: all)")
+    q.add_argument('--steps', nargs='+', help=f"steps to run (default: all): {' '.join(STEPS)}")
+    q.add_argument('--backend', default='local', help="'local' (a process pool) or 'dask' (a LocalCluster)")
+    q.add_argument('--workers', type=int, help='notebooks run at once (default: the cores)')
+    q.add_argument('--scheduler', help='address of a running Dask scheduler, e.g. tcp://host:8786 (implies --backend dask)')
+    q.add_argument('--nbs', help='notebooks folder'); q.add_argument('--quiet', action='store_true', help='no progress bar')
     q.set_defaults(fn=_cmd_run)
     q = sub.add_parser('config', help='print the resolved configuration')
     q.add_argument('--preset', default='tiny'); q.add_argument('--data'); q.add_argument('--runs-dir')
@@ -219,6 +596,6 @@ def main(argv:list|None=None # arguments; sys.argv[1:] by default
     from neuro_decode.vdvae import WeightsError
     a = cli_parser().parse_args(argv)
     try: a.fn(a)
-    except (ConfigError, NSDFormatError, GLMInputError, WeightsError, FileExistsError, FileNotFoundError) as e:
+    except (ConfigError, NSDFormatError, GLMInputError, WeightsError, StepError, FileExistsError, FileNotFoundError) as e:
         print(f"neuro-decode {a.cmd}: error: {e}", file=sys.stderr); return 2
     return 0

@@ -14,15 +14,16 @@ from tqdm import tqdm
 from .config import (get_config, get_preset, Preset, Config, ConfigError, atomic_path, atomic_dir,
                                  write_json, file_lock, NSD_SUBJECTS)
 from .hrf import hrf_library, event_regressors, drift_basis, drift_degree, N_HRFS, HRF_DT
+from .nsd import (Layout, subj_dir, write_nifti, write_betas_hdf5, write_stimuli, write_captions,
+                              STIM_SIZE, STIM_S, VOXEL_MM)
 
 # %% auto #0
-__all__ = ['CLASSES', 'COLOURS', 'SCENES', 'SIZES', 'POSITIONS', 'IMG_SIZE', 'FEAT_SIZE', 'TR', 'TRIAL_S', 'STIM_S',
-           'RUNS_PER_SESSION', 'REPS', 'NOISE_FACTOR', 'SIM_VERSION', 'N_SEM', 'FIELD_DEG', 'PRE_VOLS', 'POST_VOLS',
-           'VOLS_PER_TRIAL', 'N_STRUCT', 'DRIFT_HZ', 'VOXEL_MM', 'COCO_OFFSET', 'STAMP', 'SceneObject', 'Scene',
-           'sample_scene', 'render_scene', 'scene_captions', 'feature_maps', 'semantic_vector', 'SimSpec', 'sim_spec',
-           'make_expdesign', 'subject_volume', 'Voxels', 'make_voxels', 'prf_weights', 'neural_response', 'true_betas',
-           'Run', 'make_schedule', 'run_bold', 'subj_dir', 'Layout', 'write_nifti', 'write_betas_hdf5', 'write_stimuli',
-           'write_captions', 'stim_info_table', 'simulate_subject', 'simulate_nsd', 'ensure_simulated']
+__all__ = ['CLASSES', 'COLOURS', 'SCENES', 'SIZES', 'POSITIONS', 'IMG_SIZE', 'FEAT_SIZE', 'TR', 'TRIAL_S', 'RUNS_PER_SESSION',
+           'REPS', 'NOISE_FACTOR', 'SIM_VERSION', 'N_SEM', 'FIELD_DEG', 'PRE_VOLS', 'POST_VOLS', 'VOLS_PER_TRIAL',
+           'N_STRUCT', 'DRIFT_HZ', 'COCO_OFFSET', 'STAMP', 'SceneObject', 'Scene', 'sample_scene', 'render_scene',
+           'scene_captions', 'feature_maps', 'semantic_vector', 'SimSpec', 'sim_spec', 'make_expdesign',
+           'subject_volume', 'Voxels', 'make_voxels', 'prf_weights', 'neural_response', 'true_betas', 'Run',
+           'make_schedule', 'run_bold', 'stim_info_table', 'simulate_subject', 'simulate_nsd', 'ensure_simulated']
 
 # %% ../nbs/02_simulate.ipynb #b2b2e328
 CLASSES = ('ball', 'box', 'kite', 'sign', 'ring', 'star', 'bar', 'cross')
@@ -37,7 +38,7 @@ SCENES = {  # scene type: (scikit-image texture, tint RGB, phrase)
 SIZES = {'small': 0.07, 'medium': 0.12, 'large': 0.19}   # object radius, fraction of the image width
 POSITIONS = {'on the left': (0.27, 0.5), 'on the right': (0.73, 0.5), 'at the top': (0.5, 0.27),
              'at the bottom': (0.5, 0.73), 'in the centre': (0.5, 0.5)}
-IMG_SIZE = 425     # NSD's stimulus size in pixels
+IMG_SIZE = STIM_SIZE   # NSD's stimulus size in pixels (425)
 
 @dataclass
 class SceneObject:
@@ -168,7 +169,6 @@ def semantic_vector(scene:Scene # the scene
 # %% ../nbs/02_simulate.ipynb #84d60629
 TR = 4/3                 # NSD functional TR at 1.8 mm, seconds
 TRIAL_S = 4.0            # one trial every 4 s: 3 s image + 1 s gap
-STIM_S = 3.0             # image duration
 RUNS_PER_SESSION = 12
 REPS = 3                 # each image is shown three times
 NOISE_FACTOR = {1: 1.0, 2: 1.1, 3: 1.2, 4: 1.25, 5: 1.3, 6: 1.35, 7: 1.6, 8: 1.4}   # thermal noise scale per subject
@@ -381,82 +381,6 @@ def run_bold(vox:Voxels, run:Run,
     noise = ar @ loadings + rng.normal(size=(T, n))*vox.noise_sd[None]
     pct = sig + drift + noise
     return (vox.baseline[None]*(1 + pct/100)).astype(np.float32), sig
-
-# %% ../nbs/02_simulate.ipynb #78dfb6fe
-def subj_dir(sub:int)->str: return f"subj{sub:02d}"
-
-class Layout:
-    "Paths of NSD's files under a dataset root (real or simulated)."
-    def __init__(self, root:str|Path): self.root = Path(root)
-    def __repr__(self): return f"Layout({str(self.root)!r})"
-    @property
-    def expdesign(self): return self.root/'nsddata/experiments/nsd/nsd_expdesign.mat'
-    @property
-    def stim_info(self): return self.root/'nsddata/experiments/nsd/nsd_stim_info_merged.csv'
-    @property
-    def stimuli(self): return self.root/'nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5'
-    @property
-    def annotations(self): return self.root/'nsddata_stimuli/stimuli/nsd/annotations'
-    def roi(self, sub, name='nsdgeneral'): return self.root/f'nsddata/ppdata/{subj_dir(sub)}/func1pt8mm/roi/{name}.nii.gz'
-    def betas_dir(self, sub, kind='betas_fithrf_GLMdenoise_RR'):
-        return self.root/f'nsddata_betas/ppdata/{subj_dir(sub)}/func1pt8mm/{kind}'
-    def betas(self, sub, session, ext='nii.gz', kind='betas_fithrf_GLMdenoise_RR'):
-        return self.betas_dir(sub, kind)/f'betas_session{session:02d}.{ext}'
-    def timeseries(self, sub, session, run):
-        return self.root/f'nsddata_timeseries/ppdata/{subj_dir(sub)}/func1pt8mm/timeseries/timeseries_session{session:02d}_run{run:02d}.nii.gz'
-    def design(self, sub, session, run):
-        return self.root/f'nsddata_timeseries/ppdata/{subj_dir(sub)}/func1pt8mm/design/design_session{session:02d}_run{run:02d}.tsv'
-    def truth(self, sub): return self.root/f'groundtruth/{subj_dir(sub)}/truth.h5'
-
-VOXEL_MM = 1.8
-
-def write_nifti(path:Path, data:np.ndarray, tr:float|None=None)->Path:
-    "Write a NIfTI-1 file (1.8 mm voxels; TR in the 4th zoom when given), atomically."
-    import nibabel as nib
-    img = nib.Nifti1Image(data, np.diag([VOXEL_MM]*3 + [1.]))
-    img.header.set_data_dtype(data.dtype)
-    if tr is not None:
-        img.header.set_zooms((VOXEL_MM,)*3 + (tr,)); img.header.set_xyzt_units('mm', 'sec')
-    else: img.header.set_xyzt_units('mm')
-    with atomic_path(path) as t:
-        nib.save(img, str(t) + '.nii.gz'); Path(str(t) + '.nii.gz').replace(t)
-    return path
-
-def write_betas_hdf5(path:Path, betas:np.ndarray # (x, y, z, trials) int16
-                    )->Path:
-    "NSD's HDF5 betas: dataset 'betas' of shape (trials, z, y, x), int16, written atomically."
-    with atomic_path(path) as t, h5py.File(t, 'w') as f:
-        f.create_dataset('betas', data=np.ascontiguousarray(betas.transpose(3, 2, 1, 0)), chunks=True)
-    return path
-
-# %% ../nbs/02_simulate.ipynb #63132ff4
-def write_stimuli(path:str|Path,   # destination `nsd_stimuli.hdf5`
-                  images,          # iterable of (425, 425, 3) uint8 images
-                  n:int,           # number of images
-                  size:int=IMG_SIZE)->Path:
-    "Write NSD's stimulus file ('imgBrick', (n, size, size, 3) uint8) from an iterable, atomically."
-    with atomic_path(path) as t:
-        with h5py.File(t, 'w') as f:
-            d = f.create_dataset('imgBrick', (n, size, size, 3), np.uint8, chunks=(1, size, size, 3))
-            k = 0
-            for im in images:
-                im = np.asarray(im)
-                if im.shape != (size, size, 3) or im.dtype != np.uint8:
-                    raise ValueError(f"{path}: image {k} has shape {im.shape} {im.dtype}; expected ({size}, {size}, 3) uint8")
-                d[k] = im; k += 1
-            if k != n: raise ValueError(f"{path}: got {k} images, expected {n}")
-    return Path(path)
-
-def write_captions(folder:Path, coco_ids:np.ndarray, captions:list, split:list)->None:
-    "COCO caption annotation files (`captions_<split>.json`) for the given images."
-    for sp in sorted(set(split)):
-        sel = [i for i, s in enumerate(split) if s == sp]
-        images = [{'id': int(coco_ids[i]), 'file_name': f'{int(coco_ids[i]):012d}.jpg', 'height': IMG_SIZE,
-                   'width': IMG_SIZE} for i in sel]
-        anns = [{'image_id': int(coco_ids[i]), 'id': int(coco_ids[i])*10 + k, 'caption': c}
-                for i in sel for k, c in enumerate(captions[i])]
-        write_json({'info': {'description': 'neuro_decode simulated NSD captions'}, 'images': images,
-                    'annotations': anns}, folder/f'captions_{sp}.json')
 
 # %% ../nbs/02_simulate.ipynb #e4955705
 COCO_OFFSET = 900_000   # simulated cocoIds = COCO_OFFSET + nsdId: never a real COCO id

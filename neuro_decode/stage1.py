@@ -10,20 +10,14 @@ import numpy as np, h5py
 from PIL import Image
 
 # %% auto #0
-__all__ = ['STAGE2_SIZE', 'load_predictions', 'save_png', 'stage1_images', 'read_images']
+__all__ = ['STAGE2_SIZE', 'save_png', 'stage1_images', 'read_index', 'read_images']
 
 # %% ../nbs/08_stage1.ipynb #f52761d4
-from .config import ConfigError, atomic_path
-from .regress import load_targets
+from .config import ConfigError, atomic_path, write_json, check_source, source_label
+from .regress import load_targets, load_predictions
 
 # %% ../nbs/08_stage1.ipynb #1f3d2f9f
 STAGE2_SIZE = 512    # Versatile Diffusion's resolution: stage 2 starts from the stage-1 image upsampled to it
-
-def load_predictions(run_dir:str|Path, subject:int, model:str, k:int)->tuple:
-    "(predicted latents (n, D), test image ids) written by `fit_stage1`."
-    p = Path(run_dir)/f'sub-{subject:02d}'/f'pred_{model}_L{k}.h5'
-    if not p.exists(): raise ConfigError(f"{p}: missing; fit the regressor first (07_regress: fit_stage1)")
-    with h5py.File(p, 'r') as f: return f['pred'][()], f['ids'][()]
 
 def save_png(img:np.ndarray, path:Path)->Path:
     "Write a uint8 RGB image as PNG, atomically."
@@ -34,26 +28,43 @@ def stage1_images(run_dir:str|Path,    # run folder
                   subject:int,         # subject
                   model:str,           # regressor name ('ridge', 'gru', ...) or 'true' for the true latents
                   k:int,               # VDVAE layers
-                  vdvae=None,          # the VDVAE that made the features; the run's feature model by default
-                  seed:int=0, progress:bool=True)->Path: # the images folder
+                  weights_dir:str|Path|None=None, # real weights folder; None: the bundled VDVAE
+                  post:str='test',     # predictions' post-processing: 'test' (as the paper), 'train' or 'raw'
+                  seed:int=0, device:str|None=None,
+                  progress:bool=True)->Path: # the images folder
     "Decode a subject's predicted (or true) latents and save 64x64 and 512x512 PNGs, one per test image."
     from neuro_decode.vdvae import decode_latents
     from neuro_decode.nsd import load_prep
-    if vdvae is None:
-        from neuro_decode.clip import feature_models
-        vdvae = feature_models()[0]
+    from neuro_decode.clip import vdvae_model
+    vdvae, src = vdvae_model(weights_dir, device)
+    sd = Path(run_dir)/f'sub-{subject:02d}'
     if model == 'true':
-        ids = load_prep(Path(run_dir)/f'sub-{subject:02d}'/'prep.h5').test_ids
-        z = load_targets(run_dir, ids, k)
-    else: z, ids = load_predictions(run_dir, subject, model, k)
+        ids = load_prep(sd/'prep.h5').test_ids
+        z = load_targets(run_dir, ids, k, expect=src)
+    else:
+        z, ids, target_src = load_predictions(run_dir, subject, model, k, post)
+        check_source(target_src, src, sd/f'pred_{model}_L{k}.h5',
+                     hint='decode with the VDVAE whose latents the regressor learned (same weights folder), or refit stage 1')
     imgs = decode_latents(vdvae, z, k, seed=seed, progress=progress)
-    out = Path(run_dir)/f'sub-{subject:02d}'/'images'/f'stage1_{model}_L{k}'
+    out = sd/'images'/f'stage1_{model}_L{k}'
     for i, im in zip(ids, imgs):
         save_png(im, out/f'{i:05d}.png')
         save_png(np.asarray(Image.fromarray(im).resize((STAGE2_SIZE, STAGE2_SIZE), Image.BICUBIC)), out/f'{i:05d}_{STAGE2_SIZE}.png')
-    (out/'index.json').write_text(json.dumps(dict(subject=subject, model=model, k=k, ids=[int(i) for i in ids], seed=seed)))
+    write_json(dict(subject=subject, model=model, k=k, stage=1, noise=0, ids=[int(i) for i in ids], seed=seed,
+                    post=None if model == 'true' else post, decoder=src, decoder_label=source_label(src)), out/'index.json')
     return out
 
+def read_index(folder:str|Path)->dict:
+    "The `index.json` of an image folder (an error naming it when absent or unreadable)."
+    p = Path(folder)/'index.json'
+    try: return json.loads(p.read_text())
+    except (OSError, ValueError) as e: raise ConfigError(f"{p}: missing or unreadable ({type(e).__name__}); expected the index of an image folder") from None
+
 def read_images(folder:str|Path, ids, size:str='')->np.ndarray:
-    "Load saved stage-1 PNGs of `ids` (`size`='_512' for the upsampled ones)."
-    return np.stack([np.asarray(Image.open(Path(folder)/f'{i:05d}{size}.png').convert('RGB')) for i in ids])
+    "Load saved PNGs of `ids` (`size`='_512' for the upsampled ones); an error names a missing one."
+    out = []
+    for i in ids:
+        p = Path(folder)/f'{int(i):05d}{size}.png'
+        if not p.exists(): raise ConfigError(f"{p}: missing; expected one image per test id in {folder}")
+        out.append(np.asarray(Image.open(p).convert('RGB')))
+    return np.stack(out)

@@ -16,10 +16,10 @@ from tqdm import tqdm
 __all__ = ['I64_ENC', 'I64_DEC', 'IMAGENET64', 'VDVAE_CHECKPOINT', 'VDVAE_URL', 'SMALL', 'VDVAEConfig', 'parse_blocks',
            'latent_shapes', 'latent_dim', 'Block', 'Encoder', 'DecBlock', 'DmolNet', 'Decoder', 'VDVAE', 'preprocess',
            'flatten_latents', 'split_latents', 'encode_latents', 'decode_latents', 'reconstruct', 'dmol_nll',
-           'elbo_loss', 'WeightsError', 'load_vdvae', 'save_vdvae']
+           'elbo_loss', 'WeightsError', 'load_vdvae', 'save_vdvae', 'sample_images']
 
 # %% ../nbs/05_vdvae.ipynb #c41d9d29
-from .config import ConfigError, get_device, project_root
+from .config import ConfigError, get_device, project_root, atomic_path
 
 # %% ../nbs/05_vdvae.ipynb #4a449bcf
 I64_ENC = "64x11,64d2,32x20,32d2,16x9,16d2,8x8,8d2,4x7,4d4,1x5"
@@ -382,11 +382,21 @@ def save_vdvae(model:VDVAE, path:str|Path, **info)->Path:
     "Save our weights as safetensors and the configuration (plus `info`) as JSON beside them."
     from safetensors.torch import save_file
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(path))
-    path.with_suffix('.json').write_text(json.dumps({'config': asdict(model.cfg), **info}, indent=1))
+    with atomic_path(path) as t: save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(t))
+    with atomic_path(path.with_suffix('.json')) as t: t.write_text(json.dumps({'config': asdict(model.cfg), **info}, indent=1))
     return path
 
 # %% ../nbs/05_vdvae.ipynb #96750b2d
 SMALL = VDVAEConfig(width=24, enc_blocks="64x1,64d2,32x2,32d2,16x2,16d2,8x2,8d2,4x2,4d4,1x2",
                     dec_blocks="1x2,4m1,4x3,8m4,8x7,16m8,16x15,32m16,32x2,64m32,64x1",
                     custom_width_str="32:32,16:48,8:48,4:48,1:48", num_mixtures=5)
+
+# %% ../nbs/05_vdvae.ipynb #1a1a8c34
+@torch.no_grad()
+def sample_images(model:VDVAE, n:int, t:float=1.0, seed:int=0)->np.ndarray:
+    "`n` images decoded from the prior alone (no latent from any image): what a collapsed posterior reconstructs."
+    model.eval()
+    gen = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    h, _, _ = model.decoder.run(n, t=t, gen=gen)
+    x = _dmol_image(model.decoder.out_net(h), model.cfg.num_mixtures)
+    return ((x + 1)*127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()

@@ -3,7 +3,7 @@ import json, shutil
 import numpy as np, pytest, torch
 from neuro_decode.config import ConfigError
 from neuro_decode.bundled import bundled_dir, bundled_path, sha256, scene_pairs, ssim_grey
-from neuro_decode.vdvae import load_vdvae, reconstruct, latent_dim
+from neuro_decode.vdvae import load_vdvae, reconstruct, latent_dim, sample_images
 from neuro_decode.clip import load_vd_encoders, load_eval_clip, eval_image_embeddings, preprocess_clip, vd_image_tokens, vd_text_tokens
 
 HELDOUT_SEED = 98765          # scenes never used in training (training seeds: 1234, 2345, 3456; held-out 1235, 4567)
@@ -16,7 +16,7 @@ def heldout():
 
 def test_manifest_matches_files():
     man = json.loads((bundled_dir()/'MANIFEST.json').read_text())
-    assert {'vdvae_small.safetensors', 'eval_clip_small.safetensors', 'vd_clip_small/text_encoder/model.safetensors'} <= set(man)
+    assert {'vdvae_small.safetensors', 'eval_clip_small.safetensors', 'vd_small/text_encoder/model.safetensors'} <= set(man)
     for name, v in man.items():
         assert sha256(bundled_dir()/name) == v['sha256'], name
     assert sum(v['bytes'] for v in man.values()) < 40*2**20          # the budget: 40 MB in all
@@ -35,13 +35,15 @@ def test_vdvae_reconstructs_heldout_scenes(heldout):
     assert latent_dim(m.cfg, 15) == 13344 and latent_dim(m.cfg, 31) == 91168
     s = ssim_grey(imgs, reconstruct(m, imgs))
     assert np.median(s) > MIN_SSIM, np.median(s)
+    floor = ssim_grey(imgs, sample_images(m, len(imgs)))              # what a collapsed posterior reconstructs
+    assert np.median(s) > np.median(floor) + 0.08, (np.median(s), np.median(floor))
 
 def _retrieval(zi, zt):
     return float(np.mean((zt @ zi.T).argmax(1) == np.arange(len(zi))))
 
 def test_vd_encoders_retrieve_captions(heldout):
     imgs, caps = heldout
-    enc = load_vd_encoders(bundled_dir()/'vd_clip_small', device='cpu')
+    enc = load_vd_encoders(bundled_dir()/'vd_small', device='cpu')
     assert vd_image_tokens(enc, imgs[:2]).shape == (2, 257, enc.dim) and vd_text_tokens(enc, ['a ball']).shape == (1, 77, enc.dim)
     with torch.no_grad():
         zi = torch.nn.functional.normalize(enc.vision(preprocess_clip(imgs, enc)).image_embeds, dim=-1).numpy()

@@ -2,7 +2,8 @@
 import json, shutil, warnings
 import numpy as np, nibabel as nib, pytest, torch
 from neuro_decode.config import ConfigError
-from neuro_decode.simulate import Layout, write_nifti, TR
+from neuro_decode.nsd import Layout, write_nifti
+from neuro_decode.simulate import TR
 from neuro_decode.nsd import NSDFormatError
 from neuro_decode.glm import (glm_subject, glm_accuracy, glm_stamp, glm_done, fit_glm, fit_voxel_loop, toy_session,
                               beta_recovery, load_session, GLMInputError, SessionDesign, TYPES)

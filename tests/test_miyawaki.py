@@ -1,7 +1,7 @@
 "Real V1 data (Miyawaki 2008): ridge and GRU decode the test patterns far above chance. Skips without the data."
 import numpy as np, pytest
 from neuro_decode.config import ConfigError
-from neuro_decode.miyawaki import load_miyawaki, pixcorr, permutation_p
+from neuro_decode.miyawaki import load_miyawaki, pixcorr, permutation_p, leave_one_figure_out, figure_labels
 from neuro_decode.regress import RidgeRegressor, train_network, predict_network, TrainConfig, two_way_identification
 
 @pytest.fixture(scope='module')
@@ -25,3 +25,13 @@ def test_ridge_and_gru_beat_chance(data):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match='nothing.mat: missing'):
         load_miyawaki(tmp_path/'nothing.mat')
+
+def test_figures_never_seen_are_reconstructed(data):
+    "Leave one figure out: ridge reconstructs each of the 20 figures from V1 without having seen it."
+    X = np.concatenate([data['X_train'], data['X_test']]); Y = np.concatenate([data['Y_train'], data['Y_test']])
+    lab, figs = figure_labels(Y)
+    assert len(figs) == 20 and set(map(tuple, data['Y_test'])) <= set(map(tuple, data['Y_train']))   # the given split repeats figures
+    rec, figs = leave_one_figure_out(X, Y, lambda a, b, c: RidgeRegressor(100., device='cpu').fit(a, b).predict(c))
+    pc, p_pc = permutation_p(rec, figs, pixcorr, n=500)
+    idn, p_id = permutation_p(rec, figs, two_way_identification, n=500)
+    assert p_pc < 0.01 and p_id < 0.01 and idn > 0.75, (pc, p_pc, idn, p_id)

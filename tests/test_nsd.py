@@ -2,7 +2,7 @@ import re, shutil, warnings
 from pathlib import Path
 import numpy as np, h5py, nibabel as nib, pytest
 from neuro_decode.config import ConfigError
-from neuro_decode.simulate import Layout, write_stimuli, write_nifti
+from neuro_decode.nsd import Layout, write_stimuli, write_nifti
 from neuro_decode.nsd import (prepare_subject, load_prep, NSDFormatError, read_stimuli, load_expdesign, trial_image_ids,
                               session_betas, load_roi)
 from conftest import SHARED

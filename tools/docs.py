@@ -107,6 +107,49 @@ nav:
 {nav}
 """
 
+RUN_EXECUTED = ROOT/'runs'/'sim-default'/'executed'     # the default run's executed notebooks (`make run`)
+
+def executed_copy(stem:str, folder:Path=RUN_EXECUTED):
+    "The default run's executed copy of a chapter: subject 1's (15 layers where there are several), or None."
+    if not folder.exists(): return None
+    cands = sorted(p for p in folder.glob(f'{stem}*.ipynb') if p.stem == stem or p.stem.startswith(stem + '_'))
+    def rank(p): return ('sub-01' not in p.stem and '_sub-' in p.stem, '_L15' not in p.stem and 'L15' not in p.stem, p.stem)
+    return sorted(cands, key=rank)[0] if cands else None
+
+def _scrub_text(t:str)->str:
+    "Drop tqdm's widget warning and the machine's absolute paths from an output."
+    lines = [l for l in t.splitlines(keepends=True) if 'TqdmWarning' not in l and 'from .autonotebook import tqdm' not in l]
+    return ''.join(lines).replace(str(ROOT) + '/', '').replace(str(ROOT), '.')
+
+def _scrub_outputs(outs:list)->list:
+    res = []
+    for o in outs:
+        if o.get('output_type') == 'stream':
+            o['text'] = _scrub_text(''.join(o['text']))
+            if not o['text'].strip(): continue
+        for k in ('text/plain', 'text/markdown', 'text/html'):
+            if k in o.get('data', {}): o['data'][k] = _scrub_text(''.join(o['data'][k]))
+        res.append(o)
+    return res
+
+def use_run_outputs(path:Path, executed:Path)->bool:
+    "Give a processed chapter the outputs of the default run's executed copy (cells matched by id), and show its parameters."
+    nb, ex = json.loads(path.read_text()), json.loads(executed.read_text())
+    by_id = {c.get('id'): c for c in ex['cells']}
+    injected = [c for c in ex['cells'] if 'injected-parameters' in c.get('metadata', {}).get('tags', [])]
+    cells = []
+    for c in nb['cells']:
+        e = by_id.get(c.get('id'))
+        if c['cell_type'] == 'code' and e is not None: c['outputs'] = e.get('outputs', [])
+        cells.append(c)
+        if 'parameters' in c.get('metadata', {}).get('tags', []) and injected:
+            cells.append({'cell_type': 'markdown', 'metadata': {}, 'source': f"*The outputs below are those of the default run "
+                          f"(`make run`), executed with these parameters (`{executed.name}`):*"})
+            cells.append({**injected[0], 'outputs': [], 'metadata': {'tags': []}})
+    nb['cells'] = cells
+    path.write_text(json.dumps(nb, indent=1))
+    return True
+
 def site():
     "Process notebooks with nbdev, then render them with MkDocs Material into _docs/."
     from nbdev.serve import proc_nbs
@@ -119,6 +162,12 @@ def site():
     shutil.copytree(Path(jupyter_server_mathjax.__file__).parent/'static', docs/'mathjax')
     nav = []
     for f in sorted(docs.glob('*.ipynb'), key=lambda p: (p.stem != 'index', p.stem)):
+        ex = executed_copy(f.stem)
+        if ex is not None: use_run_outputs(f, ex)
+        nb = json.loads(f.read_text())
+        for c in nb['cells']:
+            if c['cell_type'] == 'code': c['outputs'] = _scrub_outputs(c.get('outputs', []))
+        f.write_text(json.dumps(nb, indent=1))
         t = _clean_proc(f) or f.stem
         nav.append(f"  - '{'Home' if f.stem == 'index' else f.stem[:2] + ' ' + t}': {f.name}")
     cfg = PROC.parent/'mkdocs.yml'

@@ -1,0 +1,85 @@
+"""The runner (14_run) as a user runs it: a whole tiny run with papermill, resume, a damaged intermediate file,
+an interrupted run (SIGKILL), and the Dask backend against the local one."""
+import json, os, signal, subprocess, sys, time, shutil
+from pathlib import Path
+import pandas as pd, pytest
+
+EXE = str(Path(sys.executable).parent/'neuro-decode')
+UP_TO_STAGE1 = ['--steps', 'simulate', 'glm', 'prep', 'features', 'stage1']
+
+def run(*args, **kw):
+    return subprocess.run([EXE, 'run', '--preset', 'tiny', '--quiet', *map(str, args)], capture_output=True, text=True, **kw)
+
+def log(rd): return pd.read_csv(rd/'run_log.csv')
+
+def stage1_scores(rd):
+    return {p.name: {k: v for k, v in json.loads(p.read_text()).items() if k != 'seconds'} for p in sorted(rd.glob('sub-*/metrics_*_L*.json'))}
+
+@pytest.fixture(scope='module')
+def full(tmp_path_factory):
+    "One whole tiny run: every step, every subject, the report."
+    d = tmp_path_factory.mktemp('runs')
+    r = run('--runs-dir', d, '--workers', 2)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return d/'sim-tiny', r
+
+def test_whole_run(full):
+    rd, r = full
+    t = log(rd)
+    assert (t.status == 'done').all() and len(t) == 18, t
+    names = sorted(p.name for p in (rd/'executed').iterdir())
+    assert '07_regress_sub-01_ridge+gru_abl-cnn+transformer_L15.ipynb' in names and '11_noise_sub-01_gru_L15_A0+8+16+32+64+256.ipynb' in names
+    nb = json.loads((rd/'executed'/'04_nsd_sub-07.ipynb').read_text())
+    injected = [c for c in nb['cells'] if 'injected-parameters' in c['metadata'].get('tags', [])]
+    assert injected and 'subject = 7' in ''.join(injected[0]['source']) and 'models' not in ''.join(injected[0]['source'])
+    assert (rd/'report'/'report.html').exists() and 'report:' in r.stdout and 'Table 4' in r.stdout
+    m = pd.read_csv(rd/'sub-01'/'metrics.csv')
+    assert {(2, 'ridge'), (2, 'gru'), (2, 'clip_only'), (1, 'true')} <= set(zip(m.stage, m.model))
+    assert sorted(m[m.model == 'gru'].noise.unique()) == [0, 8, 16, 32, 64, 256]
+    assert len(list((rd/'sub-07'/'images'/'stage2_gru_L15').glob('*.png'))) == 12
+
+def test_second_run_skips_everything(full):
+    rd, _ = full
+    t0 = time.time()
+    r = run('--runs-dir', rd.parent)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (log(rd).status == 'up to date').all() and time.time() - t0 < 60
+
+def test_damaged_file_is_recomputed_with_everything_downstream(full, tmp_path):
+    rd = tmp_path/'sim-tiny'; shutil.copytree(full[0], rd)
+    shutil.copytree(full[0].parent/'datasets', tmp_path/'datasets', symlinks=True)
+    p = rd/'sub-07'/'prep.h5'; p.write_bytes(p.read_bytes()[:len(p.read_bytes())//2])
+    r = run('--runs-dir', tmp_path, *UP_TO_STAGE1)
+    assert r.returncode == 0, r.stderr[-2000:]
+    t = log(rd).set_index('node')
+    assert t.loc['04_nsd_sub-07', 'status'] == 'done' and 'checksum' in t.loc['04_nsd_sub-07', 'note']
+    assert t.loc['06_clip_L15', 'status'] == 'done' and t.loc['07_regress_sub-07_ridge+gru_L15', 'status'] == 'done'
+    assert t.loc['04_nsd_sub-01', 'status'] == 'up to date' and t.loc['03_glm_sub-07', 'status'] == 'up to date'
+
+def test_killed_run_resumes_to_the_same_numbers(full, tmp_path):
+    "SIGKILL the run (and its workers) in the middle of a step; the rerun completes with the uninterrupted numbers."
+    p = subprocess.Popen([EXE, 'run', '--preset', 'tiny', '--quiet', '--runs-dir', str(tmp_path), *UP_TO_STAGE1, '--workers', '2'],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    stamps = tmp_path/'sim-tiny'/'.stamps'
+    deadline = time.time() + 600
+    while time.time() < deadline and not (stamps.exists() and any(stamps.glob('04_nsd_*.json'))): time.sleep(1)
+    time.sleep(3)                                                       # now inside the features or a stage-1 step
+    os.killpg(p.pid, signal.SIGKILL); p.wait()
+    assert not (tmp_path/'sim-tiny'/'.stamps'/'07_regress_sub-07_ridge+gru_L15.json').exists()
+    r = run('--runs-dir', tmp_path, *UP_TO_STAGE1)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert stage1_scores(tmp_path/'sim-tiny') == stage1_scores(full[0])
+
+def test_dask_backend_gives_the_local_numbers(full, tmp_path):
+    "A real Dask LocalCluster runs the same nodes and gives the same numbers as the local process pool."
+    r = run('--runs-dir', tmp_path, *UP_TO_STAGE1, '--backend', 'dask', '--workers', '2')
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert (log(tmp_path/'sim-tiny').status == 'done').all()
+    assert stage1_scores(tmp_path/'sim-tiny') == stage1_scores(full[0])
+
+def test_expected_errors_are_one_line(tmp_path):
+    r = run('--runs-dir', tmp_path, '--models', 'lstm')
+    assert r.returncode == 2 and 'Traceback' not in r.stderr and "unknown models ['lstm']" in r.stderr
+    r = run('--runs-dir', tmp_path, '--subjects', 7, '--steps', 'simulate', 'glm', 'prep', '--sessions', '1-3')
+    assert r.returncode == 2 and 'Traceback' not in r.stderr
+    assert 'FAILED 04_nsd_sub-07_ses-1-3' in r.stderr and 'betas_session02' in r.stderr and 'executed/04_nsd_sub-07_ses-1-3.ipynb, cell' in r.stderr

@@ -1,0 +1,140 @@
+"Stage 2 (09_stage2) and the bundled small VD: the sampler's conventions, real and small models through the same code, quality on held-out scenes."
+import json, shutil
+from pathlib import Path
+import numpy as np, pytest, torch
+from neuro_decode.config import bundled_dir, ProvenanceError, bundled_path, write_manifest
+from neuro_decode.vdvae import WeightsError
+from neuro_decode.stage2 import (vd_model, load_vd, stage2_sample, start_schedule, ddim_scheduler, check_embeddings, image_seeds,
+                                 accepts_encoder_mask, _dual_transformer_class, patch_dual_transformer, run_stage2, fit_clip_regressors,
+                                 stage2_folder, check_vd_folder, load_clip_predictions)
+from neuro_decode.clip import VD_PARTS, VD_FOLDER
+
+@pytest.fixture(scope='module')
+def vd():
+    return vd_model(device='cpu')
+
+def test_diffusers_issue_13651_still_needs_the_patch():
+    "Fails once diffusers' DualTransformer2DModel accepts encoder_attention_mask: then remove patch_dual_transformer."
+    patch_dual_transformer()
+    DT = _dual_transformer_class()
+    original = getattr(DT.forward, '_original', DT.forward)
+    assert not accepts_encoder_mask(original), 'diffusers fixed issue 13651: remove patch_dual_transformer from 09_stage2'
+    assert accepts_encoder_mask(DT.forward)
+
+def test_timestep_conventions():
+    s = ddim_scheduler({})
+    t, run = start_schedule(s, 50, 0.75, 'brain-diffuser')
+    assert (t, len(run), int(run[0]), int(run[-1])) == (741, 37, 721, 1)
+    t, run = start_schedule(s, 50, 0.75, 'diffusers')
+    assert (t, len(run)) == (721, 37)
+    assert start_schedule(s, 50, 1.0)[0] is None
+
+def test_same_seed_same_image_whatever_the_batch(vd):
+    rng = np.random.default_rng(0)
+    init = (rng.uniform(size=(3, 64, 64, 3))*255).astype(np.uint8)
+    t, v = rng.normal(size=(3, 77, vd.dim)).astype(np.float32)*0.1, rng.normal(size=(3, 257, vd.dim)).astype(np.float32)*0.1
+    seeds = image_seeds([5, 6, 7])
+    a = stage2_sample(vd, init, t, v, seeds, steps=10, batch=3)
+    b = np.concatenate([stage2_sample(vd, init[i:i+1], t[i:i+1], v[i:i+1], seeds[i:i+1], steps=10) for i in (0, 1, 2)])
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (3, vd.size, vd.size, 3) and not np.array_equal(a[0], a[1])
+
+def test_embeddings_of_the_wrong_shape_are_refused(vd):
+    with pytest.raises(Exception, match=r'text embeddings of shape \(2, 77, 768\); this VD .* expects \(n, 77, 64\)'):
+        check_embeddings(vd, np.zeros((2, 77, 768)), np.zeros((2, 257, vd.dim)))
+    with pytest.raises(Exception, match=r'vision embeddings of shape \(2, 256, 64\)'):
+        check_embeddings(vd, np.zeros((2, 77, vd.dim)), np.zeros((2, 256, vd.dim)))
+
+def _real_layout(tmp_path:Path)->Path:
+    "The bundled small VD rewritten as the real VD's hub folder: an ordinary image_unet plus a text_unet."
+    from diffusers import UNet2DConditionModel
+    src = bundled_dir()/'vd_small'
+    dst = tmp_path/'weights'/VD_FOLDER
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns('image_unet'))
+    cfg = json.loads((src/'image_unet'/'config.json').read_text())
+    plain = UNet2DConditionModel.from_config({**{k: v for k, v in cfg.items() if not k.startswith('_')}, 'dual_cross_attention': False})
+    from safetensors.torch import load_file
+    sd = load_file(str(src/'image_unet'/'diffusion_pytorch_model.safetensors'))
+    for which, name in ((0, 'image_unet'), (1, 'text_unet')):
+        part = {k.replace(f'.transformers.{which}.', '.'): v for k, v in sd.items() if '.transformers.' not in k or f'.transformers.{which}.' in k}
+        plain.load_state_dict(part)
+        plain.save_pretrained(dst/name, safe_serialization=True)
+    return dst.parent
+
+def test_real_layout_drives_the_same_sampler(tmp_path, vd):
+    "A VD folder in the hub's layout (image_unet + text_unet) loads into the same dual UNet and samples the same images."
+    w = _real_layout(tmp_path)
+    real = vd_model(w, 'cpu')
+    assert real.source['kind'] == 'real' and real.clip_source['kind'] == 'real'
+    a, b = real.unet.state_dict(), vd.unet.state_dict()
+    assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
+    rng = np.random.default_rng(1)
+    init = (rng.uniform(size=(2, 64, 64, 3))*255).astype(np.uint8)
+    t, v = rng.normal(size=(2, 77, 64)).astype(np.float32)*0.1, rng.normal(size=(2, 257, 64)).astype(np.float32)*0.1
+    np.testing.assert_array_equal(stage2_sample(real, init, t, v, [1, 2], steps=8), stage2_sample(vd, init, t, v, [1, 2], steps=8))
+
+def test_incomplete_folder_names_what_is_missing(tmp_path):
+    w = _real_layout(tmp_path)
+    shutil.rmtree(w/VD_FOLDER/'text_unet')
+    with pytest.raises(WeightsError, match=r'missing text_unet/; expected Versatile Diffusion'):
+        vd_model(w, 'cpu')
+    (w/VD_FOLDER/'vae'/'diffusion_pytorch_model.safetensors').unlink()
+    with pytest.raises(WeightsError, match=r'vae/diffusion_pytorch_model.safetensors'):
+        check_vd_folder(w/VD_FOLDER)
+    (tmp_path/'empty').mkdir()
+    with pytest.raises(WeightsError, match=r'versatile-diffusion: incomplete .* missing tokenizer/'):
+        vd_model(tmp_path/'empty', 'cpu')
+
+def test_small_vd_does_what_the_paper_relies_on(vd):
+    "On held-out scenes: samples from true embeddings land nearest their own scene (eval CLIP), and starting from
+    the stage-1 image beats starting from grey, in SSIM and in eval-CLIP identification."
+    from neuro_decode.bundled import scene_pairs
+    from neuro_decode.clip import text_embeddings, vision_embeddings, load_eval_clip, eval_image_embeddings, vdvae_model
+    from neuro_decode.vdvae import encode_latents, decode_latents
+    from neuro_decode.metrics import ssim, identification, identification_matrix
+    held, caps = scene_pairs(40, 13579, size=425)
+    te, ve = text_embeddings(vd.encoders, caps, progress=False), vision_embeddings(vd.encoders, held, progress=False)
+    ec = load_eval_clip(bundled_path('eval_clip_small.safetensors'), 'cpu')
+    g = eval_image_embeddings(ec, held)
+    ident = lambda ims: identification(identification_matrix(eval_image_embeddings(ec, ims), g)).mean()
+    seeds = image_seeds(range(40))
+    noise = stage2_sample(vd, np.full((40, 64, 64, 3), 127, np.uint8), te, ve, seeds, strength=1.0)
+    assert ident(noise) >= 0.8, ident(noise)
+    vdv, _ = vdvae_model(device='cpu')
+    s1 = decode_latents(vdv, encode_latents(vdv, held, 31, progress=False), 31, progress=False)
+    from_s1, from_grey = stage2_sample(vd, s1, te, ve, seeds), stage2_sample(vd, np.full_like(s1, 127), te, ve, seeds)
+    assert ssim(from_s1, held).mean() > ssim(from_grey, held).mean(), (ssim(from_s1, held).mean(), ssim(from_grey, held).mean())
+    assert ident(from_s1) > ident(from_grey), (ident(from_s1), ident(from_grey))
+
+def test_subject_run_resumes_and_refuses_another_vd(tiny_root, tmp_path, monkeypatch):
+    from neuro_decode.nsd import prepare_subject
+    from neuro_decode.clip import extract_features
+    from neuro_decode.regress import fit_stage1
+    from neuro_decode.stage1 import stage1_images
+    rd = tmp_path/'run'
+    for s in (1, 7): prepare_subject(tiny_root, s, rd, progress=False)
+    extract_features(rd, (15,), progress=False)
+    fit_stage1(rd, 1, 'ridge', 15, device='cpu', progress=False)
+    stage1_images(rd, 1, 'ridge', 15, device='cpu', progress=False)
+    scores = fit_clip_regressors(rd, 1, device='cpu')
+    assert scores['vision_ident_restd'] > 0.6 and scores['text_ident_restd'] > 0.5, scores
+    t, ids, _ = load_clip_predictions(rd, 1, 'text')
+    assert t.shape == (12, 77, 64)
+    f = run_stage2(rd, 1, 'ridge', 15, steps=6, progress=False)
+    ix = json.loads((f/'index.json').read_text())
+    assert ix['post'] == 'test' and ix['convention'] == 'brain-diffuser' and ix['vd']['kind'] == 'bundled' and ix['stage'] == 2
+    pngs = sorted(f.glob('*.png')); assert len(pngs) == 12
+    kept = {p.name: p.stat().st_mtime_ns for p in pngs[2:]}
+    for p in pngs[:2]: p.unlink()
+    run_stage2(rd, 1, 'ridge', 15, steps=6, progress=False)                      # resumes: only the two missing images
+    assert all(p.stat().st_mtime_ns == kept[p.name] for p in pngs[2:]) and all(p.exists() for p in pngs[:2])
+    run_stage2(rd, 1, 'ridge', 15, steps=7, progress=False)                      # other parameters: every image again
+    assert all(p.stat().st_mtime_ns != kept[p.name] for p in pngs[2:])
+    # a VD whose CLIP encoders differ from those that made the features is refused
+    d = tmp_path/'models'; shutil.copytree(bundled_dir(), d)
+    p = d/'vd_small'/'image_encoder'/'model.safetensors'
+    from safetensors.torch import load_file, save_file
+    sd = load_file(str(p)); k = next(iter(sd)); sd[k] = sd[k] + 0.01; save_file(sd, str(p)); write_manifest(d)
+    monkeypatch.setenv('NEURO_DECODE_BUNDLED', str(d))
+    with pytest.raises(ProvenanceError, match=r'pred_clip_text\.h5: made by bundled vd_clip'):
+        run_stage2(rd, 1, 'ridge', 15, steps=6, progress=False)

@@ -99,6 +99,59 @@ class Blocks:
 t = time.perf_counter()
 best, score = RidgeRegressor(alphas=(1e3, 1e4, 3e4, 5e4, 1e5, 3e5, 1e6, 1e7), device='cpu').cross_validate(X, Blocks())
 EXTRA = dict(best_alpha=best)"""
+# stage 2 with the bundled small VD: images per second on the CPU, the sampler of 09 (50 DDIM steps, 37 run)
+STAGE2 = """import numpy as np
+from neuro_decode.stage2 import vd_model, stage2_sample, image_seeds
+vd = vd_model(device='{device}')
+rng = np.random.default_rng(0)
+n = {n}
+init = (rng.uniform(size=(n, 64, 64, 3))*255).astype(np.uint8)
+t_, v_ = (rng.normal(size=(n, 77, vd.dim))*0.1).astype(np.float32), (rng.normal(size=(n, 257, vd.dim))*0.1).astype(np.float32)
+t = time.perf_counter()
+stage2_sample(vd, init, t_, v_, image_seeds(range(n)), batch={batch})
+EXTRA = dict(images_per_s=round(n/(time.perf_counter() - t), 2))"""
+# the real VD's image UNet (published architecture, random weights): one fp16 stage-2 image batch on a GPU
+STAGE2_REAL_UNET = """import torch
+from diffusers import UNet2DConditionModel
+from neuro_decode.stage2 import patch_dual_transformer, set_mixing, ddim_scheduler, start_schedule
+patch_dual_transformer()
+cfg = dict(sample_size=64, in_channels=4, out_channels=4, block_out_channels=(320, 640, 1280, 1280), layers_per_block=2,
+           down_block_types=('CrossAttnDownBlock2D',)*3 + ('DownBlock2D',), up_block_types=('UpBlock2D',) + ('CrossAttnUpBlock2D',)*3,
+           cross_attention_dim=768, attention_head_dim=8, dual_cross_attention=True)
+unet = UNet2DConditionModel(**cfg).half().cuda().eval(); set_mixing(unet, 0.4)
+b = {batch}
+z, c = torch.randn(2*b, 4, 64, 64, device='cuda', dtype=torch.half), torch.randn(2*b, 77 + 257, 768, device='cuda', dtype=torch.half)
+_, run = start_schedule(ddim_scheduler({{}}), 50, 0.75)
+torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
+t = time.perf_counter()
+with torch.no_grad():
+    for s in run: unet(z, s, encoder_hidden_states=c)
+torch.cuda.synchronize()
+EXTRA = dict(images_per_s=round(b/(time.perf_counter() - t), 2), peak_gpu_GB=round(torch.cuda.max_memory_allocated()/2**30, 1),
+             unet_params_M=round(sum(p.numel() for p in unet.parameters())/1e6))"""
+# all metrics for 982 image pairs with the bundled networks, and 982 x 982 identification as one matrix product
+METRICS = """import numpy as np
+from neuro_decode.metrics import load_metric_nets, GroundTruth, score_images, identification, identification_matrix, bootstrap_ci
+rng = np.random.default_rng(0)
+n = 982
+gt = (rng.uniform(size=(n, 425, 425, 3))*255).astype(np.uint8)
+rec = (rng.uniform(size=(n, 64, 64, 3))*255).astype(np.uint8)
+nets, _ = load_metric_nets(None, 'cpu')
+t = time.perf_counter()
+sc = score_images(rec, GroundTruth(gt, nets))
+t1 = time.perf_counter() - t
+F, G = rng.normal(size=(n, 768)), rng.normal(size=(n, 768))
+t2 = time.perf_counter(); identification(identification_matrix(F, G)); t2 = time.perf_counter() - t2
+t3 = time.perf_counter(); bootstrap_ci(sc['clip_small'], 1000); t3 = time.perf_counter() - t3
+EXTRA = dict(metrics=len(sc), scoring_s=round(t1, 1), identification_982_s=round(t2, 3), bootstrap_1000_s=round(t3, 1))"""
+# the whole `make run` on the default preset, from scratch, with its per-step times
+RUN = """import subprocess, sys, pandas as pd
+from pathlib import Path
+exe = str(Path(sys.executable).parent/'neuro-decode')
+r = subprocess.run([exe, 'run', '--preset', '{preset}', '--runs-dir', D, '--quiet'], capture_output=True, text=True)
+if r.returncode: raise SystemExit(r.stderr[-3000:])
+log = pd.read_csv(Path(D)/'sim-{preset}'/'run_log.csv')
+EXTRA = dict(nodes=len(log), node_seconds=round(log.seconds.sum()))"""
 # features streamed from the stimulus file: peak memory against the number of images
 FEATURES = """import numpy as np
 from neuro_decode.nsd import write_stimuli
@@ -124,7 +177,7 @@ def measure(code:str, d:str)->tuple:
     return tuple(json.loads(out.strip().splitlines()[-1]))
 
 def main(only:list|None=None):
-    "Run every benchmark, or only the groups named in `only` ('simulate', 'glm', 'ridge', 'himalaya', 'nsd', 'features', 'gru')."
+    "Run every benchmark, or only the groups named in `only` ('simulate', 'glm', 'ridge', 'himalaya', 'nsd', 'features', 'stage2', 'metrics', 'run', 'gru')."
     import torch
     want = lambda g: not only or g in only
     rows, glm_acc = [], []
@@ -185,6 +238,23 @@ def main(only:list|None=None):
         with tempfile.TemporaryDirectory() as d:
             for n in (128, 1024):
                 add(f'features (VDVAE L15 + L31, CLIP text + vision, bundled) of {n} stimuli streamed from nsd_stimuli.hdf5', FEATURES.format(n=n), d)
+    if want('stage2'):
+        with tempfile.TemporaryDirectory() as d:
+            s, extra = add('stage 2, bundled small VD, 32 images, 50 DDIM steps (37 run), guidance 7.5, cpu', STAGE2.format(device='cpu', n=32, batch=16), d)
+            rows[-1]['images_per_s'] = extra['images_per_s']
+            if torch.cuda.is_available():
+                s, extra = add('stage 2, real-size VD dual UNet (random weights), fp16, batch 8, 37 steps, cuda', STAGE2_REAL_UNET.format(batch=8), d)
+                rows[-1].update(extra)
+    if want('metrics'):
+        with tempfile.TemporaryDirectory() as d:
+            s, extra = add('metrics for 982 pairs (PixCorr, 2 SSIMs, bundled CLIP and VDVAE stand-ins), cpu', METRICS, d)
+            rows[-1].update(extra)
+    if want('run'):
+        with tempfile.TemporaryDirectory() as d:
+            s, extra = add('make run: the whole default pipeline from scratch (4 subjects, report), 2 workers', RUN.format(preset='default'), d)
+            rows[-1].update(extra)
+            steps = pd.read_csv(Path(d)/'sim-default'/'run_log.csv')
+        print(steps.groupby('step', sort=False).agg(nodes=('node', 'size'), seconds=('seconds', 'sum'), longest=('seconds', 'max')).to_markdown())
     if want('gru'):
         with tempfile.TemporaryDirectory() as d:
             for dev in devices:

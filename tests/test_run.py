@@ -83,3 +83,17 @@ def test_expected_errors_are_one_line(tmp_path):
     r = run('--runs-dir', tmp_path, '--subjects', 7, '--steps', 'simulate', 'glm', 'prep', '--sessions', '1-3')
     assert r.returncode == 2 and 'Traceback' not in r.stderr
     assert 'FAILED 04_nsd_sub-07_ses-1-3' in r.stderr and 'betas_session02' in r.stderr and 'executed/04_nsd_sub-07_ses-1-3.ipynb, cell' in r.stderr
+
+def test_report_opens_in_headless_chromium(full, tmp_path):
+    "The run's report is one self-contained page: every table is there when Chromium renders it from disk, offline."
+    chromium = shutil.which('chromium') or shutil.which('chromium-browser')
+    if not chromium: pytest.skip('chromium not installed (Debian package chromium; .ci/run installs it)')
+    rep = full[0]/'report'/'report.html'
+    flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+             '--disable-component-update', '--disable-sync', f'--user-data-dir={tmp_path/"profile"}']
+    dom = subprocess.run([chromium, *flags, '--dump-dom', rep.as_uri()], capture_output=True, text=True, timeout=120, check=True).stdout
+    for t in ('table2', 'table3', 'table4', 'table5', 'table6', 'tests'): assert f'id="{t}"' in dom, t
+    assert dom.count('<img') >= 4 and 'data:image/png;base64' in dom and 'src="http' not in dom and 'href="http' not in dom
+    shot = tmp_path/'report.png'
+    subprocess.run([chromium, *flags, '--window-size=1280,2400', f'--screenshot={shot}', rep.as_uri()], capture_output=True, timeout=120, check=True)
+    assert shot.stat().st_size > 20_000

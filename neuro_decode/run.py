@@ -132,10 +132,7 @@ def ensure_stage2(cfg:Config, subject:int, models:tuple=('ridge', 'gru'), latent
     vd, out = vd_model(cfg.weights_dir, cfg.device), []
     for k in latents:
         for m in tuple(models) + (None,):
-            f = stage2_folder(rd, subject, m, k)
-            with file_lock(f):
-                run_stage2(rd, subject, m, k, cfg.weights_dir, seed=cfg.seed, device=cfg.device, vd=vd, progress=progress)
-            out.append(f)
+            out.append(run_stage2(rd, subject, m, k, cfg.weights_dir, seed=cfg.seed, device=cfg.device, vd=vd, progress=progress))
     return out
 
 # %% ../nbs/14_run.ipynb #2e172283
@@ -342,7 +339,9 @@ class LocalBackend:
         self.workers = max(1, min(workers or cores, cores))
         for v in THREAD_VARS: os.environ[v] = str(max(1, cores//self.workers))
         self.pool = cf.ProcessPoolExecutor(self.workers, mp_context=mp.get_context('spawn'))
-    def submit(self, spec): return self.pool.submit(execute_node, spec)
+    def submit(self, spec):
+        from neuro_decode.run import execute_node as node   # the library's, importable by the spawned workers
+        return self.pool.submit(node, spec)
     def wait_any(self, futures):
         import concurrent.futures as cf
         return cf.wait(futures, return_when=cf.FIRST_COMPLETED).done
@@ -364,7 +363,9 @@ class DaskBackend:
             for v in THREAD_VARS: os.environ[v] = str(max(1, cores//self.workers))
             self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None)
             self.client = Client(self.cluster)
-    def submit(self, spec): return self.client.submit(execute_node, spec, pure=False, key=f"node-{spec['id']}")
+    def submit(self, spec):
+        from neuro_decode.run import execute_node as node
+        return self.client.submit(node, spec, pure=False, key=f"node-{spec['id']}")
     def wait_any(self, futures):
         from dask.distributed import wait
         return wait(list(futures), return_when='FIRST_COMPLETED').done

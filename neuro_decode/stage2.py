@@ -20,7 +20,7 @@ __all__ = ['VD_STAGE2_PARTS', 'WEIGHT_NAMES', 'CONVENTIONS', 'CLIP_ALPHAS', 'STA
 
 # %% ../nbs/09_stage2.ipynb #0b32a9c9
 from .config import (ConfigError, get_device, write_json, atomic_path, check_source, source_label, model_source,
-                                 bundled_dir, bundled_source, read_source, ProvenanceError)
+                                 bundled_dir, bundled_source, read_source, ProvenanceError, file_lock)
 from .vdvae import WeightsError
 from .clip import (load_vd_encoders, ClipEncoders, vd_text_tokens, vd_image_tokens, VD_PARTS, VD_FOLDER, BUNDLED_VD,
                                VD_ORIGIN, FeatureReader, _folder_files, VD_TEXT_TOKENS, VD_IMAGE_TOKENS)
@@ -391,18 +391,19 @@ def run_stage2(run_dir:str|Path, subject:int,
                  stage=2, noise=float(noise), init='stage1' if model is not None else 'grey', seed=seed, ids=[int(i) for i in ids],
                  size=vd.size, **p, vd=vd.source, vd_label=source_label(vd.source), clip=vd.clip_source,
                  stage1=None if s1 is None else dict(folder=f'images/stage1_{model}_L{k}', decoder=s1.get('decoder'), post=s1.get('post')))
-    try: same = json.loads((out/'index.json').read_text()) == json.loads(json.dumps(index))
-    except (OSError, ValueError): same = False
-    if not same:
-        for f in out.glob('*.png'): f.unlink()
-        write_json(index, out/'index.json')
-    todo = [j for j, i in enumerate(ids) if not (out/f'{int(i):05d}.png').exists()]
-    bar = tqdm(total=len(ids), initial=len(ids) - len(todo), desc=f'stage 2 {out.name}', disable=not progress)
-    for b in range(0, len(todo), batch):
-        j = np.array(todo[b:b + batch])
-        imgs = stage2_sample(vd, init[j], text[j], vision[j], seeds[j], p['strength'], p['steps'], p['guidance'],
-                             p['text_strength'], p['convention'], batch)
-        for jj, im in zip(j, imgs): save_png(im, out/f'{int(ids[jj]):05d}.png')
-        bar.update(len(j))
-    bar.close()
+    with file_lock(out):                             # one writer per folder, whichever step or notebook asks
+        try: same = json.loads((out/'index.json').read_text()) == json.loads(json.dumps(index))
+        except (OSError, ValueError): same = False
+        if not same:
+            for f in out.glob('*.png'): f.unlink()
+            write_json(index, out/'index.json')
+        todo = [j for j, i in enumerate(ids) if not (out/f'{int(i):05d}.png').exists()]
+        bar = tqdm(total=len(ids), initial=len(ids) - len(todo), desc=f'stage 2 {out.name}', disable=not progress)
+        for b in range(0, len(todo), batch):
+            j = np.array(todo[b:b + batch])
+            imgs = stage2_sample(vd, init[j], text[j], vision[j], seeds[j], p['strength'], p['steps'], p['guidance'],
+                                 p['text_strength'], p['convention'], batch)
+            for jj, im in zip(j, imgs): save_png(im, out/f'{int(ids[jj]):05d}.png')
+            bar.update(len(j))
+        bar.close()
     return out

@@ -31,6 +31,7 @@ def gather(run_dir:str|Path)->dict:
                       ('glm', 'glm_accuracy.csv'), ('noise_effect', 'noise_effect_*.csv')):
         frames = []
         for p in sorted(rd.glob(f'sub-*/{pat}')):
+            if name == 'noise' and p.name.startswith('noise_effect_'): continue   # the sweep's summary, read below
             d = read_metrics(p, rd) if name in ('metrics', 'noise') else pd.read_csv(p)
             frames.append(d.assign(subject=int(p.parent.name[4:])) if 'subject' not in d else d)
         if frames: out[name] = pd.concat(frames, ignore_index=True)

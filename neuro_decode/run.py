@@ -526,10 +526,12 @@ def _cmd_run(a):
     with pd.option_context('display.width', 200, 'display.max_colwidth', 120):
         s1 = stage1_summary(cfg)
         if s1: print(s1)
-        rep = cfg.run_dir/'report'/'report.html'
-        if rep.exists():
+        rep, rep_nodes = cfg.run_dir/'report'/'report.html', table[table.step == 'report']
+        if rep.exists() and len(rep_nodes) and rep_nodes.status.isin(['done', 'up to date']).all():   # a run that made its report
             from neuro_decode.report import report_text
-            print(report_text(cfg.run_dir)); print(f"report: {rep}")
+            from neuro_decode.metrics import MetricsError
+            try: print(report_text(cfg.run_dir)); print(f"report: {rep}")
+            except (ConfigError, MetricsError) as e: print(f"report: {rep} (its tables cannot be printed: {e})")
         bad = table[table.status == 'failed']
         for r in bad.itertuples(): print(f"FAILED {r.node}: {r.note}", file=sys.stderr)
     if len(bad): raise StepError(f"{len(bad)} of {len(table)} nodes failed (listed above); the others' outputs are in {cfg.run_dir}")

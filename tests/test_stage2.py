@@ -36,7 +36,10 @@ def test_same_seed_same_image_whatever_the_batch(vd):
     seeds = image_seeds([5, 6, 7])
     a = stage2_sample(vd, init, t, v, seeds, steps=10, batch=3)
     b = np.concatenate([stage2_sample(vd, init[i:i+1], t[i:i+1], v[i:i+1], seeds[i:i+1], steps=10) for i in (0, 1, 2)])
-    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, stage2_sample(vd, init, t, v, seeds, steps=10, batch=3))     # same call, same images
+    # another batch composition changes the float summation order of CPU kernels: at most one grey level in rare pixels
+    d = np.abs(a.astype(int) - b)
+    assert d.max() <= 1 and (d > 0).mean() < 1e-3, (d.max(), (d > 0).mean())
     assert a.shape == (3, vd.size, vd.size, 3) and not np.array_equal(a[0], a[1])
 
 def test_embeddings_of_the_wrong_shape_are_refused(vd):

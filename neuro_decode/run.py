@@ -124,8 +124,7 @@ def ensure_clip_predictions(cfg:Config, subject:int, run_dir:str|Path|None=None,
 def ensure_stage2(cfg:Config, subject:int, models:tuple=('ridge', 'gru'), latents:tuple=(15,),
                   run_dir:str|Path|None=None, progress:bool=False)->list: # stage-2 image folders
     "Stage-2 images of a subject for each model (and the neutral-start run), with what they start from, made if missing."
-    from neuro_decode.stage2 import run_stage2, stage2_folder, vd_model
-    from neuro_decode.config import file_lock
+    from neuro_decode.stage2 import run_stage2, vd_model
     rd = Path(run_dir) if run_dir else cfg.run_dir
     ensure_stage1_images(cfg, subject, tuple(models), tuple(latents), rd, progress)
     ensure_clip_predictions(cfg, subject, rd, progress)

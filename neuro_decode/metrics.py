@@ -69,9 +69,13 @@ def _to_gt_size(recon:np.ndarray, gt:np.ndarray)->np.ndarray:
 def pixcorr(recon:np.ndarray, gt:np.ndarray)->np.ndarray: # (n,) Pearson r per pair
     "Pearson correlation of all RGB pixels (0..1) of each reconstruction, resized to the ground truth, with it."
     recon, gt = check_pairs(recon, gt)
-    a = _to_gt_size(recon, gt).reshape(len(gt), -1)/255.; b = gt.reshape(len(gt), -1)/255.
-    a = a - a.mean(1, keepdims=True); b = b - b.mean(1, keepdims=True)
-    return (a*b).sum(1)/np.maximum(np.sqrt((a**2).sum(1)*(b**2).sum(1)), 1e-12)
+    r = _to_gt_size(recon, gt).reshape(len(gt), -1)
+    out = np.empty(len(gt))
+    for s in range(0, len(gt), 8):          # a few images at a time: the float copies stay in cache
+        a, b = r[s:s+8]/255., gt[s:s+8].reshape(len(r[s:s+8]), -1)/255.
+        a -= a.mean(1, keepdims=True); b -= b.mean(1, keepdims=True)
+        out[s:s+8] = (a*b).sum(1)/np.maximum(np.sqrt((a**2).sum(1)*(b**2).sum(1)), 1e-12)
+    return out
 
 def _grey(x:np.ndarray)->np.ndarray: return (x/255.) @ GREY
 
@@ -328,9 +332,10 @@ class GroundTruth:
 def score_images(recon:np.ndarray, gt:GroundTruth, progress:bool=False)->dict: # {metric: Score}
     "Every available metric for reconstructions `recon` of the ground truth `gt`."
     recon, _ = check_pairs(recon, gt.images)
-    out = {'pixcorr': Score('pixcorr', 'PixCorr', True, pixcorr(recon, gt.images)),
-           'ssim': Score('ssim', 'SSIM', True, ssim(recon, gt.images)),
-           'ssim_bd': Score('ssim_bd', LABELS['ssim_bd'], True, ssim_bd(recon, gt.images))}
+    big = _to_gt_size(recon, gt.images)         # resized once for the three pixel metrics
+    out = {'pixcorr': Score('pixcorr', 'PixCorr', True, pixcorr(big, gt.images)),
+           'ssim': Score('ssim', 'SSIM', True, ssim(big, gt.images)),
+           'ssim_bd': Score('ssim_bd', LABELS['ssim_bd'], True, ssim_bd(big, gt.images))}
     for name, net in tqdm(gt.nets.items(), desc='metric networks', disable=not progress, leave=False):
         f, g = net(recon), gt.features(name)
         m = net.metric

@@ -8,6 +8,7 @@ import json, time, math
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import numpy as np, torch
+from scipy.stats import rankdata
 from torch import nn
 from tqdm import tqdm
 
@@ -430,17 +431,30 @@ def stage1_table(run_dir:str|Path, cols:list|None=None)->'pd.DataFrame':
     return pd.DataFrame(rows)[cols or TABLE_COLS].sort_values(['subject', 'k', 'model']).reset_index(drop=True)
 
 # %% ../nbs/07_regress.ipynb #12b087a4
-def two_way_identification(pred:np.ndarray, true:np.ndarray)->np.ndarray:
-    "(n,) per image: fraction of the other images whose truth correlates less with this prediction than its own."
+def _pair_correlations(pred:np.ndarray, true:np.ndarray)->np.ndarray:
+    "C[i, j]: Pearson correlation of prediction i with truth j."
     p = (pred - pred.mean(1, keepdims=True)); p /= np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12)
     t = (true - true.mean(1, keepdims=True)); t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
-    C = p @ t.T
+    return p @ t.T
+
+def two_way_identification(pred:np.ndarray, true:np.ndarray)->np.ndarray:
+    "(n,) per image: fraction of the other images whose truth correlates less with this prediction than its own."
+    C = _pair_correlations(pred, true)
     own = np.diag(C)
     return ((C < own[:, None]).sum(1))/(len(C) - 1)
 
 def permutation_p(pred:np.ndarray, true:np.ndarray, stat, n:int=2000, seed:int=0)->tuple:
     "(observed mean statistic, p-value): how often random re-pairings of predictions and truths do at least as well."
     rng = np.random.default_rng(seed)
-    obs = float(np.mean(stat(pred, true)))
-    null = np.array([np.mean(stat(pred, true[rng.permutation(len(true))])) for _ in range(n)])
+    perms = [rng.permutation(len(true)) for _ in range(n)]
+    if stat is two_way_identification or stat is row_correlation:
+        # A re-pairing permutes the columns of one prediction x truth matrix: compute it once, then index it. For
+        # identification, row i's statistic under a re-pairing is the rank of C[i, perm[i]] within row i.
+        C = _pair_correlations(pred, true)
+        S = C if stat is row_correlation else (rankdata(C, 'min', axis=1) - 1)/(len(C) - 1)
+        rows = np.arange(len(S))
+        obs, null = float(np.mean(np.diag(S))), np.array([S[rows, q].mean() for q in perms])
+    else:
+        obs = float(np.mean(stat(pred, true)))
+        null = np.array([np.mean(stat(pred, true[q])) for q in perms])
     return obs, float((1 + np.sum(null >= obs))/(1 + n))

@@ -105,17 +105,50 @@ def subject_spaces(run_dir:str|Path, subject:int, model:str='gru', k:int=15, wei
     out['pixels (64 px)'] = ('image', resize(stim, 64).astype(np.float32))
     return out
 
-def rsa_table(spaces:dict, n_perm:int=1000, n_boot:int=1000, seed:int=0, progress:bool=False)->pd.DataFrame:
-    "Every pair of spaces: RDM Spearman correlation, permutation p-value and bootstrap interval."
+def _dense_ranks(d:np.ndarray)->np.ndarray:
+    "A symmetric matrix of the dense ranks (0, 1, ...) of an RDM's pairs: equal dissimilarities share a rank."
+    iu = np.triu_indices(len(d), 1)
+    r = np.zeros(d.shape, np.int64); r[iu] = rankdata(d[iu], 'dense') - 1
+    return r + r.T
+
+def _rank_vectors(dense:list, idx:np.ndarray)->np.ndarray: # (RDMs, pairs)
+    """The pairs of different images in a resample `idx`, ranked as `rankdata` does (ties averaged), centred and
+    scaled to unit norm, one row per RDM. Ranks come from counting the dense ranks: no sort per resample."""
+    i, j = np.triu_indices(len(idx), 1)
+    keep = idx[i] != idx[j]
+    i, j = idx[i][keep], idx[j][keep]
+    out = []
+    for r in dense:
+        g = r[i, j]
+        c = np.bincount(g); cum = np.cumsum(c)
+        out.append(_center(cum[g] - (c[g] - 1)/2))
+    return np.stack(out)
+
+def rsa_table(spaces:dict, n_perm:int=1000, n_boot:int=1000, seed:int=0, progress:bool=False, level:float=0.95)->pd.DataFrame:
+    """Every pair of spaces: RDM Spearman correlation, permutation p-value and bootstrap interval, as
+    `rdm_correlation`, `rdm_permutation_p` and `rdm_bootstrap_ci` give them with the same seed. Those draw the same
+    resamples for every pair, so here each resample ranks every RDM once and one matrix product scores all pairs."""
     names = list(spaces)
-    rdms = {n: rdm(spaces[n][1]) for n in names}
-    rows = []
-    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    for a, b in tqdm(pairs, desc='RDM pairs', disable=not progress):
-        lo, hi = rdm_bootstrap_ci(rdms[a], rdms[b], n_boot, seed)
-        rows.append(dict(a=a, b=b, kind_a=spaces[a][0], kind_b=spaces[b][0], rho=rdm_correlation(rdms[a], rdms[b]),
-                         p=rdm_permutation_p(rdms[a], rdms[b], n_perm, seed), lo=lo, hi=hi, n=len(rdms[a])))
-    return pd.DataFrame(rows)
+    rdms = [rdm(spaces[nm][1]) for nm in names]
+    n, iu = len(rdms[0]), np.triu_indices(len(rdms[0]), 1)
+    dense = [_dense_ranks(d) for d in rdms]
+    A = _rank_vectors(dense, np.arange(n))
+    obs = A @ A.T                                   # Spearman correlations: Pearson of centred, unit-norm ranks
+    ranks = []
+    for d in rdms:
+        r = np.zeros_like(d); r[iu] = rankdata(upper(d)); ranks.append(r + r.T)   # ranks move with their images
+    rng, ge = np.random.default_rng(seed), np.zeros_like(obs)
+    for _ in tqdm(range(n_perm), desc='RDM permutations', disable=not progress, leave=False):
+        q = rng.permutation(n)
+        i, j = q[iu[0]], q[iu[1]]
+        ge += A @ np.stack([_center(r[i, j]) for r in ranks]).T >= obs - 1e-12   # [a, b]: a fixed, b's images shuffled
+    rng = np.random.default_rng(seed)
+    boots = np.stack([(lambda Z: Z @ Z.T)(_rank_vectors(dense, rng.integers(0, n, n)))
+                      for _ in tqdm(range(n_boot), desc='RDM bootstrap', disable=not progress, leave=False)] or [np.full_like(obs, np.nan)])
+    lo, hi = np.quantile(boots, (1 - level)/2, axis=0), np.quantile(boots, 1 - (1 - level)/2, axis=0)
+    return pd.DataFrame([dict(a=a, b=b, kind_a=spaces[a][0], kind_b=spaces[b][0], rho=float(obs[i, j]), p=float((1 + ge[i, j])/(1 + n_perm)),
+                              lo=float(lo[i, j]), hi=float(hi[i, j]), n=n)
+                         for i, a in enumerate(names) for j, b in enumerate(names) if j > i])
 
 def rsa_matrix(table:pd.DataFrame)->pd.DataFrame:
     "The table as a symmetric matrix of RDM correlations (1 on the diagonal)."

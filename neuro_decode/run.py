@@ -309,6 +309,17 @@ def write_stamp(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict, sec
     return st['digest']
 
 # %% ../nbs/14_run.ipynb #f3578f3c
+def _kernel_manager():
+    "Kernels talk to their notebook over local sockets (IPC) where the OS has them: nothing listens on TCP, and no warning says so."
+    import os
+    from jupyter_client.manager import AsyncKernelManager
+    if os.name != 'posix': return AsyncKernelManager
+    from traitlets import default
+    class IPCKernelManager(AsyncKernelManager):
+        @default('transport')
+        def _transport_default(self): return 'ipc'
+    return IPCKernelManager
+
 def execute_node(spec:dict)->dict:
     "Run one node's notebook with papermill (in whichever process this is); return what happened."
     import papermill as pm, os, warnings
@@ -321,7 +332,7 @@ def execute_node(spec:dict)->dict:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             pm.execute_notebook(str(src), str(out), parameters=params, cwd=str(src.parent), progress_bar=False,
-                                kernel_name='python3', log_output=False)
+                                kernel_name='python3', log_output=False, kernel_manager_class=_kernel_manager())
         return dict(id=spec['id'], ok=True, seconds=time.time() - t0)
     except Exception as e:
         cell, err = getattr(e, 'cell_index', None), f"{getattr(e, 'ename', type(e).__name__)}: {str(getattr(e, 'evalue', e)).strip().splitlines()[-1] if str(getattr(e, 'evalue', e)).strip() else ''}"

@@ -5,7 +5,7 @@
 
 Users with Quarto can still run `nbdev_docs`; this path needs only PyPI packages and no network.
 """
-import json, re, shutil, subprocess, sys
+import json, os, re, shutil, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,7 +145,8 @@ def use_run_outputs(path:Path, executed:Path)->bool:
         if 'parameters' in c.get('metadata', {}).get('tags', []) and injected:
             cells.append({'cell_type': 'markdown', 'metadata': {}, 'source': f"*The outputs below are those of the default run "
                           f"(`make run`), executed with these parameters (`{executed.name}`):*"})
-            cells.append({**injected[0], 'outputs': [], 'metadata': {'tags': []}})
+            src = _scrub_text(''.join(injected[0]['source']))          # paths relative to the checkout
+            cells.append({**injected[0], 'source': src, 'outputs': [], 'metadata': {'tags': []}})
     nb['cells'] = cells
     path.write_text(json.dumps(nb, indent=1))
     return True
@@ -173,7 +174,8 @@ def site():
     cfg = PROC.parent/'mkdocs.yml'
     cfg.write_text(MKDOCS.format(docs=docs, site=SITE, nav='\n'.join(nav)))
     if SITE.exists(): shutil.rmtree(SITE)
-    subprocess.run([sys.executable, '-m', 'mkdocs', 'build', '-q', '-f', str(cfg)], check=True, cwd=ROOT)
+    subprocess.run([sys.executable, '-m', 'mkdocs', 'build', '-q', '-f', str(cfg)], check=True, cwd=ROOT,
+                   env={**os.environ, 'NO_MKDOCS_2_WARNING': '1'})
     cfg.unlink()
     print(f'docs: {SITE/"index.html"} ({len(nav)} pages)')
 

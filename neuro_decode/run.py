@@ -13,10 +13,11 @@ from .hrf import DRIFT_PERIOD
 from .nsd import parse_sessions
 
 # %% auto #0
-__all__ = ['STEPS', 'PAPER_NOISE', 'THREAD_VARS', 'ensure_betas', 'ensure_prep', 'ensure_features', 'ensure_stage1',
-           'ensure_stage1_images', 'ensure_clip_predictions', 'ensure_stage2', 'StepError', 'Step', 'Node', 'Request',
-           'plan', 'node_outputs', 'stamp_path', 'stamp_status', 'write_stamp', 'execute_node', 'LocalBackend',
-           'DaskBackend', 'notebooks_dir', 'stage1_summary', 'node_params', 'run_pipeline', 'cli_parser', 'main']
+__all__ = ['STEPS', 'PAPER_NOISE', 'KERNEL_ARGS', 'THREAD_VARS', 'ensure_betas', 'ensure_prep', 'ensure_features',
+           'ensure_stage1', 'ensure_stage1_images', 'ensure_clip_predictions', 'ensure_stage2', 'StepError', 'Step',
+           'Node', 'Request', 'plan', 'node_outputs', 'stamp_path', 'stamp_status', 'write_stamp', 'execute_node',
+           'LocalBackend', 'DaskBackend', 'notebooks_dir', 'stage1_summary', 'node_params', 'run_pipeline',
+           'cli_parser', 'main']
 
 # %% ../nbs/14_run.ipynb #0cd06b3b
 def ensure_betas(cfg:Config,          # the run's configuration
@@ -309,16 +310,9 @@ def write_stamp(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict, sec
     return st['digest']
 
 # %% ../nbs/14_run.ipynb #f3578f3c
-def _kernel_manager():
-    "Kernels talk to their notebook over local sockets (IPC) where the OS has them: nothing listens on TCP, and no warning says so."
-    import os
-    from jupyter_client.manager import AsyncKernelManager
-    if os.name != 'posix': return AsyncKernelManager
-    from traitlets import default
-    class IPCKernelManager(AsyncKernelManager):
-        @default('transport')
-        def _transport_default(self): return 'ipc'
-    return IPCKernelManager
+# Kernels speak to papermill over localhost TCP with signed messages, as in every Jupyter; their own log lines
+# (ipykernel's notice that TCP is unencrypted, once per node) stay out of the user's terminal. Kernel errors still show.
+KERNEL_ARGS = ['--IPKernelApp.log_level=ERROR']
 
 def execute_node(spec:dict)->dict:
     "Run one node's notebook with papermill (in whichever process this is); return what happened."
@@ -332,7 +326,7 @@ def execute_node(spec:dict)->dict:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             pm.execute_notebook(str(src), str(out), parameters=params, cwd=str(src.parent), progress_bar=False,
-                                kernel_name='python3', log_output=False, kernel_manager_class=_kernel_manager())
+                                kernel_name='python3', log_output=False, extra_arguments=KERNEL_ARGS)
         return dict(id=spec['id'], ok=True, seconds=time.time() - t0)
     except Exception as e:
         cell, err = getattr(e, 'cell_index', None), f"{getattr(e, 'ename', type(e).__name__)}: {str(getattr(e, 'evalue', e)).strip().splitlines()[-1] if str(getattr(e, 'evalue', e)).strip() else ''}"

@@ -310,9 +310,11 @@ def write_stamp(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict, sec
     return st['digest']
 
 # %% ../nbs/14_run.ipynb #f3578f3c
-# Kernels speak to papermill over localhost TCP with signed messages, as in every Jupyter; their own log lines
-# (ipykernel's notice that TCP is unencrypted, once per node) stay out of the user's terminal. Kernel errors still show.
-KERNEL_ARGS = ['--IPKernelApp.log_level=ERROR']
+# Kernels speak to papermill over localhost TCP with signed messages, as in every Jupyter. Their own log lines stay
+# out of the user's terminal: ipykernel's notice that TCP is unencrypted (once per node), and the 'KeyboardInterrupt
+# caught in kernel' it may log when jupyter_client interrupts it on every normal shutdown. A failing cell still reaches
+# the user, through papermill's error and the executed notebook.
+KERNEL_ARGS = ['--IPKernelApp.log_level=CRITICAL']
 
 def execute_node(spec:dict)->dict:
     "Run one node's notebook with papermill (in whichever process this is); return what happened."

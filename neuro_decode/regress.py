@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_regress.ipynb #73e59f2b
 from __future__ import annotations
-import json, time, math
+import json, time, math, warnings
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import numpy as np, torch
@@ -14,9 +14,9 @@ from tqdm import tqdm
 
 # %% auto #0
 __all__ = ['POSTS', 'MODELS', 'TABLE_COLS', 'restandardize', 'ArrayBlocks', 'ridge_smoother', 'ridge_stream', 'RidgeRegressor',
-           'GRURegressor', 'CNNRegressor', 'TransformerRegressor', 'n_params', 'TrainConfig', 'train_network',
-           'validation_split', 'predict_network', 'load_targets', 'row_correlation', 'latent_scores', 'fit_stage1',
-           'load_predictions', 'stage1_table', 'two_way_identification', 'permutation_p']
+           'GRURegressor', 'CNNRegressor', 'TransformerRegressor', 'n_params', 'FusedNAdam', 'TrainConfig',
+           'train_network', 'validation_split', 'predict_network', 'load_targets', 'row_correlation', 'latent_scores',
+           'fit_stage1', 'load_predictions', 'stage1_table', 'two_way_identification', 'permutation_p']
 
 # %% ../nbs/07_regress.ipynb #9221ac0c
 from .config import ConfigError, get_device, seed_everything, atomic_path, write_json
@@ -87,6 +87,45 @@ def ridge_stream(smoothers:list,        # [(H (m, n_rows) tensor, rows (n_rows,)
             o['target_mean'][cols] = ym.cpu().numpy(); o['target_std'][cols] = Yr.std(0, unbiased=False).cpu().numpy()
     return out
 
+def _sym_gram(A:torch.Tensor, blocks:int=8)->torch.Tensor:
+    "A A^T from its lower block triangle (about half the arithmetic of one product)."
+    n = len(A); G = torch.empty(n, n, dtype=A.dtype, device=A.device)
+    edges = np.linspace(0, n, min(blocks, n) + 1).astype(int)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        G[lo:hi, :hi] = A[lo:hi] @ A[:hi].T
+        G[:lo, lo:hi] = G[lo:hi, :lo].T
+    return G
+
+def _eigh(G:torch.Tensor)->tuple:
+    "Eigenvalues (clipped at 0) and eigenvectors of a symmetric matrix; on the CPU LAPACK's divide and conquer via SciPy."
+    if G.device.type == 'cpu':
+        import scipy.linalg
+        lam, V = scipy.linalg.eigh(G.numpy(), driver='evd', overwrite_a=True, check_finite=False)
+        lam, V = torch.from_numpy(lam), torch.from_numpy(V)
+    else: lam, V = torch.linalg.eigh(G)
+    return lam.clamp(min=0), V
+
+def _hat_basis(Xc:torch.Tensor)->tuple: # (U (n, r), s (r,), full)
+    """An orthonormal basis U of centred inputs' row space, with spectrum s: ridge's hat matrix (intercept included) at
+    alpha is 11^T/n + U diag(s/(s+alpha)) U^T. `full`: U spans all of 1's complement (U U^T = I - 11^T/n)."""
+    n, p = Xc.shape
+    if p < n - 1:                                   # primal: U = X V / sqrt(lam) for the directions X spans
+        lam, V = _eigh(Xc.T @ Xc)
+        keep = lam > lam.max()*1e-6
+        lam, V = lam[keep].to(Xc.device), V[:, keep].to(Xc.device)
+        return (Xc @ V)/lam.sqrt(), lam, False
+    # dual: the eigenvectors of X X^T within 1's complement, spanned exactly by columns 2..n of the Householder
+    # reflection Q that swaps e_1 and 1/sqrt(n) (so that float error cannot mix the intercept into them)
+    K = _sym_gram(Xc)
+    h = torch.full((n,), -1/math.sqrt(n), dtype=K.dtype, device=K.device); h[0] += 1; c = float(h @ h)
+    k = K @ h
+    K -= (2/c)*(torch.outer(h, k) + torch.outer(k, h)) - (4*float(h @ k)/c**2)*torch.outer(h, h)   # Q K Q
+    s, V = _eigh(K[1:, 1:]); del K
+    V = V.to(Xc.device); s = s.to(Xc.device)
+    U = torch.cat([torch.zeros(1, n - 1, dtype=V.dtype, device=V.device), V])
+    U -= (2/c)*torch.outer(h, h[1:] @ V)            # Q [0; V]
+    return U, s, True
+
 class RidgeRegressor:
     "Multi-output ridge with intercept: one factorisation serves every output; alpha by cross-validation optionally."
     def __init__(self,
@@ -131,27 +170,34 @@ class RidgeRegressor:
         if q <= self.cv_outputs: return [slice(0, q)]
         w = self.cv_outputs//8
         return [slice(int(s), int(s) + w) for s in np.linspace(0, q - w, 8)]
-    def cross_validate(self, X:np.ndarray, Y)->tuple: # (best alpha, mean R^2 per alpha)
-        "k-fold cross-validation of every alpha at once: one eigendecomposition per fold (float32), scored on all or a spread sample of outputs."
+    def cross_validate(self, X:np.ndarray, Y)->tuple: # (best alpha, pooled held-out R^2 per alpha)
+        "Exact k-fold cross-validation of every alpha from one eigendecomposition, scored on all or a spread sample of outputs."
         if self.alphas is None: raise ConfigError("cross_validate needs candidate alphas: RidgeRegressor(alphas=(...))")
         dev = torch.device(get_device(self.device))
         Y = ArrayBlocks(Y) if isinstance(Y, np.ndarray) else Y
         Ys = np.concatenate([Y.block(c) for c in self._cv_columns(Y)], 1).astype(np.float32)
-        X = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=dev); Ys = torch.as_tensor(Ys, device=dev)
-        folds = np.array_split(np.random.default_rng(0).permutation(len(X)), self.cv)
-        alphas = torch.as_tensor(self.alphas, dtype=torch.float32, device=dev)
-        sse, sst = torch.zeros(len(alphas), dtype=torch.float64, device=dev), 0.
+        X = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=dev)
+        Yc = torch.as_tensor(Ys, device=dev); del Ys
+        Yc -= Yc.mean(0)                                # centring changes no residual: (I - H) 1 = 0
+        n = len(X)
+        U, s, full = _hat_basis(X - X.mean(0))
+        B = U.T @ Yc                                    # the targets in that basis, once
+        folds = np.array_split(np.random.default_rng(0).permutation(n), self.cv)
+        sse, sst, ysum = np.zeros(len(self.alphas)), 0., Yc.sum(0)
         for f in folds:
-            tr = torch.as_tensor(np.setdiff1d(np.arange(len(X)), f), device=dev); f = torch.as_tensor(f, device=dev)
-            xm, ym = X[tr].mean(0), Ys[tr].mean(0)
-            Xc, Xv, Yc, Yv = X[tr] - xm, X[f] - xm, Ys[tr] - ym, Ys[f] - ym
-            kind, G = _gram(Xc)
-            lam, V = torch.linalg.eigh(G); lam = lam.clamp(min=0)
-            M, A = ((Xv @ V), V.T @ (Xc.T @ Yc)) if kind == 'primal' else ((Xv @ Xc.T) @ V, V.T @ Yc)
-            for j, a in enumerate(alphas):
-                sse[j] += float(((Yv - (M/(lam + a)) @ A)**2).sum())
-            sst += float((Yv**2).sum())
-        score = (1 - sse/max(sst, 1e-12)).cpu().numpy()
+            v = torch.as_tensor(f, device=dev)
+            Uv, Yv = U[v], Yc[v]
+            sst += float(((Yv - (ysum - Yv.sum(0))/(n - len(f)))**2).sum())   # around the training fold's mean
+            for j, a in enumerate(self.alphas):
+                w = a/(s + a) if full else s/(s + a)
+                if full: S = _sym_gram(Uv*w.sqrt()); R = (Uv*w) @ B            # (I - H)_vv and ((I - H) Y)_v
+                else:
+                    S = -_sym_gram(Uv*w.sqrt()); S.diagonal().add_(1.); S -= 1/n   # I - 11^T/n - U diag(s/(s+a)) U^T
+                    R = Yv - (Uv*w) @ B
+                L, bad = torch.linalg.cholesky_ex(S)    # held-out residuals: (I - H)_vv^-1 ((I - H) Y)_v
+                E = torch.cholesky_solve(R, L) if not bad else torch.linalg.lstsq(S.double(), R.double()).solution
+                sse[j] += float((E**2).sum())
+        score = 1 - sse/max(sst, 1e-12)
         return float(self.alphas[int(np.argmax(score))]), score
 
 # %% ../nbs/07_regress.ipynb #55126ca4
@@ -206,6 +252,54 @@ MODELS = {'gru': GRURegressor, 'cnn': CNNRegressor, 'transformer': TransformerRe
 
 def n_params(m:nn.Module)->int: return sum(p.numel() for p in m.parameters())
 
+# %% ../nbs/07_regress.ipynb #b6e4f1a9
+def _nadam_compiled(p, g, m, v, s):
+    "NAdam's update of one tensor in place, as one expression for `torch.compile`; s = (wd, 1-b1, b2, 1-b2, 1/bias2, eps, c_g, c_m)."
+    g = g + s[0]*p
+    m.add_(s[1]*(g - m))
+    v.mul_(s[2]).add_(s[3]*g*g)
+    p.add_((s[6]*g + s[7]*m)/((v*s[4]).sqrt() + s[5]))
+
+def _nadam_eager(p, g, m, v, s):
+    "The same update with in-place operations (torch's own sequence), for when compilation is unavailable."
+    wd, omb1, b2, omb2, ibc2, eps, cg, cm = s.tolist()
+    g = g.add(p, alpha=wd) if wd else g
+    m.lerp_(g, omb1)
+    v.mul_(b2).addcmul_(g, g, value=omb2)
+    d = v.mul(ibc2).sqrt_().add_(eps)
+    p.addcdiv_(g, d, value=cg).addcdiv_(m, d, value=cm)
+
+class FusedNAdam(torch.optim.Optimizer):
+    "torch's NAdam (L2 weight decay, momentum decay), each tensor's update compiled into one pass; eager if compilation fails."
+    def __init__(self, params, lr:float=1e-3, betas:tuple=(0.9, 0.999), eps:float=1e-8, weight_decay:float=0.,
+                 momentum_decay:float=4e-3, compile:bool=True):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay))
+        self.update = _nadam_eager
+        if compile:
+            import logging
+            logging.getLogger('torch.utils.cpp_extension').setLevel(logging.ERROR)   # "no CUDA runtime" notice on CPU machines
+            self.update = torch.compile(_nadam_compiled, dynamic=True)
+    @torch.no_grad()
+    def step(self, closure=None):
+        for grp in self.param_groups:
+            b1, b2 = grp['betas']
+            for p in grp['params']:
+                if p.grad is None: continue
+                st = self.state[p]
+                if not st: st.update(step=0, mu_product=1., exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+                st['step'] += 1; t = st['step']
+                mu, mu_next = (b1*(1 - 0.5*0.96**(k*grp['momentum_decay'])) for k in (t, t + 1))
+                st['mu_product'] *= mu; mp = st['mu_product']
+                s = torch.tensor([grp['weight_decay'], 1 - b1, b2, 1 - b2, 1/(1 - b2**t), grp['eps'],
+                                  -grp['lr']*(1 - mu)/(1 - mp), -grp['lr']*mu_next/(1 - mp*mu_next)], dtype=p.dtype, device=p.device)
+                try: self.update(p, p.grad, st['exp_avg'], st['exp_avg_sq'], s)
+                except Exception as e:
+                    if self.update is _nadam_eager: raise
+                    warnings.warn(f"FusedNAdam: torch.compile is unavailable here ({type(e).__name__}); the update runs eagerly")
+                    self.update = _nadam_eager
+                    self.update(p, p.grad, st['exp_avg'], st['exp_avg_sq'], s)
+
+
 # %% ../nbs/07_regress.ipynb #b40a43f4
 @dataclass
 class TrainConfig:
@@ -216,6 +310,7 @@ class TrainConfig:
     max_epochs:int = 200
     refit:bool = True               # train again on all images after early stopping
     refit_epochs:str = 'all'        # 'all' epochs of the early-stopping run (the paper's code) or up to the 'best' one
+    fused_optimizer:bool|None = None # FusedNAdam; None: on the CPU for networks of 2M parameters or more
 
 def _augment(x:torch.Tensor, c:TrainConfig, gen:torch.Generator)->torch.Tensor:
     x = x + c.noise_sd*torch.randn(x.shape, generator=gen, device=x.device)
@@ -233,7 +328,8 @@ def _val_losses(model, Xv, Yv, halves)->tuple:
 
 def _epochs(model, X, Y, c:TrainConfig, n_epochs:int, gen, Xv=None, Yv=None, progress=False, desc='', lrs=None):
     "Train for up to `n_epochs`; with validation data, early stopping and the best states; with `lrs`, replay those rates."
-    opt = torch.optim.NAdam(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+    fused = c.fused_optimizer if c.fused_optimizer is not None else (X.device.type == 'cpu' and n_params(model) >= 2_000_000)
+    opt = (FusedNAdam if fused else torch.optim.NAdam)(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=c.plateau_factor, patience=c.plateau_patience)
     halves = (torch.arange(0, len(Xv), 2), torch.arange(1, len(Xv), 2)) if Xv is not None else None
     hist, best, bad = [], dict(all=np.inf, a=np.inf, b=np.inf), 0

@@ -72,3 +72,21 @@ def test_cross_validation_picks_the_right_scale_of_alpha():
     assert best in (1e2, 1e4) and score.argmax() == alphas.index(best) and score[-1] < score.max()
     # a spread sample of outputs picks the same alpha as all of them
     assert RidgeRegressor(alphas=alphas, cv_outputs=16, device='cpu').cross_validate(X, Y)[0] == best
+
+@pytest.mark.parametrize('n,p', [(120, 300), (300, 120), (200, 199)])
+def test_cross_validation_equals_refitting_every_fold(n, p):
+    "One eigendecomposition scores every fold and alpha exactly as refitting each fold (float64, scikit-learn-equal fits)."
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, p))*rng.uniform(0.2, 3, p) + 5; Y = X @ rng.normal(size=(p, 8))*0.05 + rng.normal(size=(n, 8)) + 2
+    alphas = (1e-1, 10., 1e3, 1e5)
+    folds = np.array_split(np.random.default_rng(0).permutation(n), 5)
+    ref = []
+    for a in alphas:
+        sse = sst = 0.
+        for f in folds:
+            tr = np.setdiff1d(np.arange(n), f)
+            sse += ((Y[f] - Ridge(alpha=a).fit(X[tr], Y[tr]).predict(X[f]))**2).sum(); sst += ((Y[f] - Y[tr].mean(0))**2).sum()
+        ref.append(1 - sse/sst)
+    best, score = RidgeRegressor(alphas=alphas, device='cpu').cross_validate(X, Y)
+    np.testing.assert_allclose(score, ref, atol=2e-4)
+    assert best == alphas[int(np.argmax(ref))]

@@ -15,9 +15,9 @@ from .nsd import parse_sessions
 # %% auto #0
 __all__ = ['STEPS', 'PAPER_NOISE', 'KERNEL_ARGS', 'THREAD_VARS', 'ensure_betas', 'ensure_prep', 'ensure_features',
            'ensure_stage1', 'ensure_stage1_images', 'ensure_clip_predictions', 'ensure_stage2', 'StepError', 'Step',
-           'Node', 'Request', 'plan', 'node_outputs', 'stamp_path', 'stamp_status', 'write_stamp', 'execute_node',
-           'LocalBackend', 'DaskBackend', 'notebooks_dir', 'stage1_summary', 'node_params', 'run_pipeline',
-           'cli_parser', 'main']
+           'Node', 'Request', 'plan', 'node_outputs', 'stamp_path', 'stamp_status', 'write_stamp', 'without_demos',
+           'execute_node', 'LocalBackend', 'DaskBackend', 'notebooks_dir', 'stage1_summary', 'node_params',
+           'run_pipeline', 'cli_parser', 'main']
 
 # %% ../nbs/14_run.ipynb #0cd06b3b
 def ensure_betas(cfg:Config,          # the run's configuration
@@ -316,12 +316,23 @@ def write_stamp(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict, sec
 # the user, through papermill's error and the executed notebook.
 KERNEL_ARGS = ['--IPKernelApp.log_level=CRITICAL']
 
+def without_demos(src:Path, dst:Path, shown_in:str)->Path:
+    "A copy of notebook `src` whose code cells tagged 'demo' (the same for every subject) are a note pointing to `shown_in`."
+    nb = json.loads(Path(src).read_text())
+    note = f"*A demonstration that does not depend on the subject: it is not repeated here; see `{shown_in}`.*"
+    nb['cells'] = [dict(cell_type='markdown', id=c.get('id', ''), metadata={}, source=note)
+                   if c['cell_type'] == 'code' and 'demo' in c.get('metadata', {}).get('tags', []) else c for c in nb['cells']]
+    dst.write_text(json.dumps(nb))
+    return dst
+
 def execute_node(spec:dict)->dict:
     "Run one node's notebook with papermill (in whichever process this is); return what happened."
     import papermill as pm, os, warnings
     t0 = time.time()
     src, out = Path(spec['notebook']), Path(spec['executed'])
     out.parent.mkdir(parents=True, exist_ok=True)
+    if spec.get('demos_in'):                        # demos run in one subject's notebook per run, not in every subject's
+        src = without_demos(src, out.with_name(f'.{out.stem}.input.ipynb'), spec['demos_in'])
     try:
         declared = pm.inspect_notebook(str(src))
         params = {k: v for k, v in spec['params'].items() if k in declared}
@@ -333,6 +344,8 @@ def execute_node(spec:dict)->dict:
     except Exception as e:
         cell, err = getattr(e, 'cell_index', None), f"{getattr(e, 'ename', type(e).__name__)}: {str(getattr(e, 'evalue', e)).strip().splitlines()[-1] if str(getattr(e, 'evalue', e)).strip() else ''}"
         return dict(id=spec['id'], ok=False, seconds=time.time() - t0, error=err[:400], cell=cell, executed=str(out))
+    finally:
+        if spec.get('demos_in'): src.unlink(missing_ok=True)
 
 # %% ../nbs/14_run.ipynb #998bbb86
 THREAD_VARS = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS')
@@ -422,6 +435,13 @@ def run_pipeline(cfg:Config,                   # what to run on
     rd = cfg.run_dir
     rd.mkdir(parents=True, exist_ok=True)
     nodes = plan(cfg, req)
+    # a notebook's subject-independent demos (cells tagged 'demo') run in its first subject's node only
+    # (the first subject's node, 15 layers where there are several: the one the docs show)
+    first = {}
+    for n in sorted((n for n in nodes if n.subject is not None), key=lambda n: (n.subject, 'L15' not in n.id, n.id)):
+        first.setdefault(n.step.notebook, n)
+    demos_in = {n.id: f'executed/{first[n.step.notebook].id}.ipynb' for n in nodes
+                if n.subject is not None and first[n.step.notebook].id != n.id}
     # a node whose dependency is not part of this request is taken as given (its stamp's digest, if any)
     digests, status, rows = {}, {}, {}
     for n in nodes:
@@ -451,7 +471,7 @@ def run_pipeline(cfg:Config,                   # what to run on
                     continue
                 stamp_path(rd, n).unlink(missing_ok=True)
                 spec = dict(id=n.id, notebook=str(nbs/f'{n.step.notebook}.ipynb'), executed=str(rd/'executed'/f'{n.id}.ipynb'),
-                            params=node_params(n, cfg, rd))
+                            params=node_params(n, cfg, rd), demos_in=demos_in.get(n.id))
                 running[be.submit(spec)] = (n, why)
             if not running: continue
             for f in be.wait_any(running):

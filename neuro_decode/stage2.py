@@ -361,7 +361,9 @@ def run_stage2(run_dir:str|Path, subject:int,
                k:int=15,                    # its VDVAE layers
                weights_dir:str|Path|None=None,
                noise:float=0,               # noise amplitude added to the start image (chapter 11)
-               seed:int=0, device:str|None=None, batch:int=8, vd:VD|None=None,
+               seed:int=0, device:str|None=None,
+               batch:int|None=None,         # images per sampler call; None: 32 at the small VD's 64 px, 8 at VD's 512
+               vd:VD|None=None,
                progress:bool=True, **params)->Path: # the images folder
     "Stage-2 reconstructions of a subject's test images, resumable per image; returns the folder."
     from neuro_decode.stage1 import read_images, read_index, save_png
@@ -369,6 +371,7 @@ def run_stage2(run_dir:str|Path, subject:int,
     unknown = set(params) - set(STAGE2_DEFAULTS)
     if unknown: raise ConfigError(f"unknown stage-2 parameters {sorted(unknown)}: expected some of {sorted(STAGE2_DEFAULTS)}")
     vd = vd or vd_model(weights_dir, device)
+    batch = batch or (32 if vd.size <= 64 else 8)
     rd, s = Path(run_dir), int(subject)
     text, ids, tsrc = load_clip_predictions(rd, s, 'text', p['post'])
     vision, ids_v, vsrc = load_clip_predictions(rd, s, 'vision', p['post'])

@@ -33,6 +33,9 @@ def test_whole_run(full):
     injected = [c for c in nb['cells'] if 'injected-parameters' in c['metadata'].get('tags', [])]
     assert injected and 'subject = 7' in ''.join(injected[0]['source']) and 'models' not in ''.join(injected[0]['source'])
     assert (rd/'report'/'report.html').exists() and 'report:' in r.stdout and 'Table 4' in r.stdout
+    demo_note = 'not repeated here'                         # subject-independent demos run in the first subject's node only
+    assert demo_note not in (rd/'executed'/'10_metrics_sub-01.ipynb').read_text() and demo_note in (rd/'executed'/'10_metrics_sub-07.ipynb').read_text()
+    assert not list((rd/'executed').glob('.*input.ipynb'))
     assert '[IPKernelApp]' not in r.stdout + r.stderr       # kernels' own log lines (e.g. the TCP warning) stay out of the user's terminal
     m = pd.read_csv(rd/'sub-01'/'metrics.csv')
     assert {(2, 'ridge'), (2, 'gru'), (2, 'clip_only'), (1, 'true')} <= set(zip(m.stage, m.model))

@@ -13,10 +13,10 @@ from torch import nn
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['POSTS', 'MODELS', 'TABLE_COLS', 'restandardize', 'ArrayBlocks', 'ridge_smoother', 'ridge_stream', 'RidgeRegressor',
-           'GRURegressor', 'CNNRegressor', 'TransformerRegressor', 'n_params', 'FusedNAdam', 'TrainConfig',
-           'train_network', 'validation_split', 'predict_network', 'load_targets', 'row_correlation', 'latent_scores',
-           'fit_stage1', 'load_predictions', 'stage1_table', 'two_way_identification', 'permutation_p']
+__all__ = ['POSTS', 'MODELS', 'NADAM_CHUNK', 'TABLE_COLS', 'restandardize', 'ArrayBlocks', 'ridge_smoother', 'ridge_stream',
+           'RidgeRegressor', 'GRURegressor', 'CNNRegressor', 'TransformerRegressor', 'n_params', 'FusedNAdam',
+           'TrainConfig', 'train_network', 'validation_split', 'predict_network', 'load_targets', 'row_correlation',
+           'latent_scores', 'fit_stage1', 'load_predictions', 'stage1_table', 'two_way_identification', 'permutation_p']
 
 # %% ../nbs/07_regress.ipynb #9221ac0c
 from .config import ConfigError, get_device, seed_everything, atomic_path, write_json
@@ -269,6 +269,8 @@ def _nadam_eager(p, g, m, v, s):
     d = v.mul(ibc2).sqrt_().add_(eps)
     p.addcdiv_(g, d, value=cg).addcdiv_(m, d, value=cm)
 
+NADAM_CHUNK = 1 << 20      # elements per compiled call: one shape, so one compilation serves every tensor
+
 class FusedNAdam(torch.optim.Optimizer):
     "torch's NAdam (L2 weight decay, momentum decay), each tensor's update compiled into one pass; eager if compilation fails."
     def __init__(self, params, lr:float=1e-3, betas:tuple=(0.9, 0.999), eps:float=1e-8, weight_decay:float=0.,
@@ -292,12 +294,20 @@ class FusedNAdam(torch.optim.Optimizer):
                 st['mu_product'] *= mu; mp = st['mu_product']
                 s = torch.tensor([grp['weight_decay'], 1 - b1, b2, 1 - b2, 1/(1 - b2**t), grp['eps'],
                                   -grp['lr']*(1 - mu)/(1 - mp), -grp['lr']*mu_next/(1 - mp*mu_next)], dtype=p.dtype, device=p.device)
-                try: self.update(p, p.grad, st['exp_avg'], st['exp_avg_sq'], s)
-                except Exception as e:
-                    if self.update is _nadam_eager: raise
-                    warnings.warn(f"FusedNAdam: torch.compile is unavailable here ({type(e).__name__}); the update runs eagerly")
-                    self.update = _nadam_eager
-                    self.update(p, p.grad, st['exp_avg'], st['exp_avg_sq'], s)
+                self._update(p, p.grad, st['exp_avg'], st['exp_avg_sq'], s)
+    def _update(self, p, g, m, v, s):
+        "Whole chunks of a contiguous tensor go through the compiled update, the rest (and small tensors) eagerly."
+        ts = [t.view(-1) for t in (p, g, m, v)] if all(t.is_contiguous() for t in (p, g, m, v)) else None
+        n = (ts[0].numel()//NADAM_CHUNK)*NADAM_CHUNK if ts is not None and self.update is not _nadam_eager else 0
+        for i in range(0, n, NADAM_CHUNK):
+            try: self.update(*(t[i:i + NADAM_CHUNK] for t in ts), s)
+            except Exception as e:
+                if i: raise
+                warnings.warn(f"FusedNAdam: torch.compile is unavailable here ({type(e).__name__}); the update runs eagerly")
+                self.update, n = _nadam_eager, 0
+                break
+        if n == 0: _nadam_eager(p, g, m, v, s)
+        elif n < ts[0].numel(): _nadam_eager(*(t[n:] for t in ts), s)
 
 
 # %% ../nbs/07_regress.ipynb #b40a43f4
@@ -310,7 +320,7 @@ class TrainConfig:
     max_epochs:int = 200
     refit:bool = True               # train again on all images after early stopping
     refit_epochs:str = 'all'        # 'all' epochs of the early-stopping run (the paper's code) or up to the 'best' one
-    fused_optimizer:bool|None = None # FusedNAdam; None: on the CPU for networks of 2M parameters or more
+    fused_optimizer:bool|None = None # FusedNAdam; None: on the CPU for networks of 10M parameters or more
 
 def _augment(x:torch.Tensor, c:TrainConfig, gen:torch.Generator)->torch.Tensor:
     x = x + c.noise_sd*torch.randn(x.shape, generator=gen, device=x.device)
@@ -328,7 +338,7 @@ def _val_losses(model, Xv, Yv, halves)->tuple:
 
 def _epochs(model, X, Y, c:TrainConfig, n_epochs:int, gen, Xv=None, Yv=None, progress=False, desc='', lrs=None):
     "Train for up to `n_epochs`; with validation data, early stopping and the best states; with `lrs`, replay those rates."
-    fused = c.fused_optimizer if c.fused_optimizer is not None else (X.device.type == 'cpu' and n_params(model) >= 2_000_000)
+    fused = c.fused_optimizer if c.fused_optimizer is not None else (X.device.type == 'cpu' and n_params(model) >= 10_000_000)
     opt = (FusedNAdam if fused else torch.optim.NAdam)(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=c.plateau_factor, patience=c.plateau_patience)
     halves = (torch.arange(0, len(Xv), 2), torch.arange(1, len(Xv), 2)) if Xv is not None else None

@@ -134,8 +134,8 @@ METRICS = """import numpy as np
 from neuro_decode.metrics import load_metric_nets, GroundTruth, score_images, identification, identification_matrix, bootstrap_ci
 rng = np.random.default_rng(0)
 n = 982
-gt = (rng.uniform(size=(n, 425, 425, 3))*255).astype(np.uint8)
-rec = (rng.uniform(size=(n, 64, 64, 3))*255).astype(np.uint8)
+gt = rng.integers(0, 256, size=(n, 425, 425, 3), dtype=np.uint8)      # uint8 from the start: a float64 draw alone is 4 GB
+rec = rng.integers(0, 256, size=(n, 64, 64, 3), dtype=np.uint8)
 nets, _ = load_metric_nets(None, 'cpu')
 t = time.perf_counter()
 sc = score_images(rec, GroundTruth(gt, nets))

@@ -95,21 +95,20 @@ def test_small_vd_does_what_the_paper_relies_on(vd):
     from neuro_decode.clip import text_embeddings, vision_embeddings, load_eval_clip, eval_image_embeddings, vdvae_model
     from neuro_decode.vdvae import encode_latents, decode_latents
     from neuro_decode.metrics import ssim, identification, identification_matrix
-    held, caps = scene_pairs(40, 13579, size=425)
+    held, caps = scene_pairs(200, 13579, size=425)
     te, ve = text_embeddings(vd.encoders, caps, progress=False), vision_embeddings(vd.encoders, held, progress=False)
     ec = load_eval_clip(bundled_path('eval_clip_small.safetensors'), 'cpu')
     g = eval_image_embeddings(ec, held)
-    ident = lambda ims: identification(identification_matrix(eval_image_embeddings(ec, ims), g)).mean()
-    seeds = image_seeds(range(40))
-    noise = stage2_sample(vd, np.full((40, 64, 64, 3), 127, np.uint8), te, ve, seeds, strength=1.0)
-    # The issue asks for >= 0.8. The shipped model reaches 0.81 on the 100 held-out scenes of 93_train_vd but 0.71 on
-    # these 40: not robustly 0.8. What holds on every set we tried is well above chance (0.5), asserted here.
-    assert ident(noise) >= 0.65, ident(noise)
+    ident = lambda ims, n: identification(identification_matrix(eval_image_embeddings(ec, ims), g[:n])).mean()
+    noise = stage2_sample(vd, np.full((200, 64, 64, 3), 127, np.uint8), te, ve, image_seeds(range(200)), strength=1.0)
+    # 200 scenes: on sets of 40 the score varies with the scenes drawn (0.77-0.86 on five disjoint sets, mean 0.81)
+    assert ident(noise, 200) >= 0.8, ident(noise, 200)
+    held, te, ve, seeds = held[:40], te[:40], ve[:40], image_seeds(range(40))
     vdv, _ = vdvae_model(device='cpu')
     s1 = decode_latents(vdv, encode_latents(vdv, held, 31, progress=False), 31, progress=False)
     from_s1, from_grey = stage2_sample(vd, s1, te, ve, seeds), stage2_sample(vd, np.full_like(s1, 127), te, ve, seeds)
     assert ssim(from_s1, held).mean() > ssim(from_grey, held).mean(), (ssim(from_s1, held).mean(), ssim(from_grey, held).mean())
-    assert ident(from_s1) > ident(from_grey), (ident(from_s1), ident(from_grey))
+    assert ident(from_s1, 40) > ident(from_grey, 40), (ident(from_s1, 40), ident(from_grey, 40))
 
 def test_subject_run_resumes_and_refuses_another_vd(tiny_root, tmp_path, monkeypatch):
     from neuro_decode.nsd import prepare_subject

@@ -110,6 +110,22 @@ t_, v_ = (rng.normal(size=(n, 77, vd.dim))*0.1).astype(np.float32), (rng.normal(
 t = time.perf_counter()
 stage2_sample(vd, init, t_, v_, image_seeds(range(n)), batch={batch})
 EXTRA = dict(images_per_s=round(n/(time.perf_counter() - t), 2))"""
+# what tests/test_stage2.py asserts (>= 0.8), and how it varies with the scenes drawn: eval-CLIP 2-way identification of
+# samples from true embeddings (from noise), on 200 held-out scenes and on five sets of 40
+STAGE2_IDENT = """import numpy as np
+from neuro_decode.bundled import scene_pairs
+from neuro_decode.config import bundled_path
+from neuro_decode.clip import text_embeddings, vision_embeddings, load_eval_clip, eval_image_embeddings
+from neuro_decode.metrics import identification, identification_matrix
+from neuro_decode.stage2 import vd_model, stage2_sample, image_seeds
+vd, ec = vd_model(device='cpu'), load_eval_clip(bundled_path('eval_clip_small.safetensors'), 'cpu')
+def ident(n, seed):
+    held, caps = scene_pairs(n, seed, size=425)
+    te, ve = text_embeddings(vd.encoders, caps, progress=False), vision_embeddings(vd.encoders, held, progress=False)
+    ims = stage2_sample(vd, np.full((n, 64, 64, 3), 127, np.uint8), te, ve, image_seeds(range(n)), strength=1.0)
+    return round(float(identification(identification_matrix(eval_image_embeddings(ec, ims), eval_image_embeddings(ec, held))).mean()), 3)
+sets = [ident(40, s) for s in (13579, 5679, 1, 2, 3)]
+EXTRA = dict(ident_200_seed13579=ident(200, 13579), ident_sets_of_40=sets, mean_of_sets=round(float(np.mean(sets)), 3))"""
 # the real VD's image UNet (published architecture, random weights): one fp16 stage-2 image batch on a GPU
 STAGE2_REAL_UNET = """import torch
 from diffusers import UNet2DConditionModel
@@ -243,6 +259,8 @@ def main(only:list|None=None):
         with tempfile.TemporaryDirectory() as d:
             s, extra = add('stage 2, bundled small VD, 32 images, 50 DDIM steps (37 run), guidance 7.5, cpu', STAGE2.format(device='cpu', n=32, batch=16), d)
             rows[-1]['images_per_s'] = extra['images_per_s']
+            s, extra = add('stage 2, bundled small VD: eval-CLIP identification from noise, held-out scenes', STAGE2_IDENT, d)
+            rows[-1].update(extra)
             if torch.cuda.is_available():
                 s, extra = add('stage 2, real-size VD dual UNet (random weights), fp16, batch 8, 37 steps, cuda', STAGE2_REAL_UNET.format(batch=8), d)
                 rows[-1].update(extra)

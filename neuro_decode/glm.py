@@ -21,7 +21,7 @@ __all__ = ['TYPES', 'FRACS', 'N_PCS', 'POOL_P', 'GLM_VERSION', 'BETA_SCALE', 'GL
 
 # %% ../nbs/03_glm.ipynb #89cba578
 from .config import Config, ConfigError, get_config, check_subject, get_device, atomic_path, write_json, file_lock
-from .hrf import hrf_library, glm_library, read_hrf_library, canonical_hrf, event_regressors, drift_basis, drift_degree, DRIFT_PERIOD
+from .hrf import hrf_library, glm_library, read_hrf_library, canonical_hrf, peak_times, event_regressors, drift_basis, drift_degree, DRIFT_PERIOD
 from .nsd import Layout, write_nifti, write_betas_hdf5, STIM_S
 from .nsd import NSDFormatError, load_roi
 
@@ -648,7 +648,7 @@ def load_session(root:str|Path,          # dataset root (real or simulated NSD)
     return Session(np.concatenate(Ys), d, idx, tuple(shape), files)
 
 # %% ../nbs/03_glm.ipynb #8d0dd083
-GLM_VERSION = 2   # 2: HRF chosen again after denoising; the GLM library; GLMsingle's drift rule
+GLM_VERSION = 3   # 2: HRF chosen again after denoising; the GLM library; GLMsingle's drift rule. 3: library peaks 3-6 s
 BETA_SCALE = 300
 
 def _volume(values:np.ndarray, index:np.ndarray, shape:tuple, dtype)->np.ndarray:
@@ -718,8 +718,9 @@ def glm_subject(data_root:str|Path,        # dataset root with NSD's time series
         res = fit_glm(ses.Y, ses.design, lib=lib, n_pcs=n_pcs, drift_period=drift_period, device=device, progress=False,
                       where=f"subject {s} session {k}")
         summary[k] = write_session(out_root, s, k, ses, res, types)
+    peaks = [round(float(x), 3) for x in peak_times(glm_library() if lib is None else lib)]   # what HRFindex i means
     write_json({**glm_params(sessions, types, roi, n_pcs, drift_period, hrf_library), 'subject': s, 'data_root': str(Path(data_root).resolve()),
-                'seconds': round(time.time() - t0, 1), 'per_session': summary}, stamp)
+                'seconds': round(time.time() - t0, 1), 'hrf_peaks': peaks, 'per_session': summary}, stamp)
     return stamp
 
 def glm_done(root:str|Path, subject:int, sessions:list|None=None, types:str='ABCD', roi:str|None=None,
@@ -736,7 +737,8 @@ def glm_accuracy(root:str|Path,     # simulated dataset with GLM outputs
                  subject:int,       # subject
                  types:str='ABCD',  # which types
                  roi:str='nsdgeneral')->pd.DataFrame: # one row per type
-    "Recovery of the simulator's true single-trial betas and HRFs by each GLM type, read from the files."
+    """Recovery of the simulator's true single-trial betas and HRFs by each GLM type, read from the files. HRFs are
+    compared by time to peak (the GLM's library need not be the simulator's): r across voxels and median error."""
     import re, nibabel as nib
     from neuro_decode.nsd import find_sessions, session_betas
     lay, s = Layout(root), check_subject(subject)
@@ -746,6 +748,9 @@ def glm_accuracy(root:str|Path,     # simulated dataset with GLM outputs
         bidx, tb, th = f['brain_index'][()], f['trial_betas'][()], f['hrf_index'][()]
         tses = f['trial_session'][()]
     col = np.searchsorted(bidx, np.flatnonzero(mask.ravel()))
+    stamp = json.loads(glm_stamp(root, s).read_text()) if glm_stamp(root, s).exists() else {}
+    est_peaks = np.asarray(stamp.get('hrf_peaks') or peak_times(glm_library()))
+    true_peaks = peak_times(hrf_library())[th[col]]
     rows = []
     for t in types:
         files = find_sessions(root, s, 'hdf5', kind=TYPES[t])
@@ -756,7 +761,8 @@ def glm_accuracy(root:str|Path,     # simulated dataset with GLM outputs
         if t != 'A':
             hi = np.stack([np.asarray(nib.load(f.parent/f.name.replace('betas_', 'HRFindex_').replace('.hdf5', '.nii.gz')).dataobj).ravel()[mask.ravel()] - 1
                            for f in files])
-            row.update(hrf_exact=float(np.mean(hi == th[col][None])), hrf_within1=float(np.mean(np.abs(hi - th[col][None]) <= 1)))
-        else: row.update(hrf_exact=np.nan, hrf_within1=np.nan)
+            chosen, true = est_peaks[hi].ravel(), np.broadcast_to(true_peaks, hi.shape).ravel()
+            row.update(hrf_peak_r=float(np.corrcoef(chosen, true)[0, 1]), hrf_peak_err=float(np.median(np.abs(chosen - true))))
+        else: row.update(hrf_peak_r=np.nan, hrf_peak_err=np.nan)
         rows.append(row)
     return pd.DataFrame(rows).set_index('type')

@@ -10,9 +10,9 @@ from scipy.stats import gamma
 from numpy.polynomial import legendre
 
 # %% auto #0
-__all__ = ['N_HRFS', 'HRF_DT', 'HRF_LENGTH', 'CANONICAL_INDEX', 'GLM_SHAPE', 'GLM_UNDERSHOOT', 'DRIFT_PERIOD', 'double_gamma',
-           'hrf_modes', 'hrf_library', 'canonical_hrf', 'glm_library', 'read_hrf_library', 'event_regressors',
-           'drift_degree', 'drift_basis', 'run_design']
+__all__ = ['N_HRFS', 'HRF_DT', 'HRF_LENGTH', 'CANONICAL_INDEX', 'GLM_SHAPE', 'GLM_UNDERSHOOT', 'GLM_MODES', 'DRIFT_PERIOD',
+           'double_gamma', 'hrf_modes', 'hrf_library', 'canonical_hrf', 'peak_times', 'glm_library', 'read_hrf_library',
+           'event_regressors', 'drift_degree', 'drift_basis', 'run_design']
 
 # %% ../nbs/01_hrf.ipynb #94eab6de
 def double_gamma(t:np.ndarray,       # time after onset, seconds
@@ -31,33 +31,43 @@ N_HRFS = 20
 HRF_DT = 0.05      # seconds: resolution at which HRFs and stimuli are convolved
 HRF_LENGTH = 32.   # seconds: support of every HRF
 
-def hrf_modes(n:int=N_HRFS # number of HRFs
+def hrf_modes(n:int=N_HRFS, # number of HRFs
+              lo:float=4.,     # time to peak of the earliest, seconds
+              hi:float=7.,     # time to peak of the latest, seconds
              )->np.ndarray:
     "Mode (time to peak of the impulse response, seconds) of each HRF of the library, early to late."
-    return np.linspace(4., 7., n)
+    return np.linspace(lo, hi, n)
 
 def hrf_library(n:int=N_HRFS,          # number of HRFs
                 dt:float=HRF_DT,       # sampling step, seconds
                 shape:float=6.,        # gamma shape: larger is narrower at the same time to peak (SPM: 6)
                 undershoot:float=1/6,  # undershoot amplitude relative to the response (SPM: 1/6)
+                modes:tuple=(4., 7.),  # times to peak of the earliest and the latest HRF, seconds
                )->np.ndarray:          # (n, samples) peak-normalised HRFs
     "A library of `n` double-gamma HRFs with increasing time-to-peak, sampled every `dt` seconds."
     t = np.arange(0, HRF_LENGTH, dt)
     return np.stack([double_gamma(t, peak=shape, under=16*shape/6, ratio=undershoot, scale=m/(shape - 1))
-                     for m in hrf_modes(n)])
+                     for m in hrf_modes(n, *modes)])
 
 def canonical_hrf(dt:float=HRF_DT)->np.ndarray:
     "SPM's canonical HRF sampled every `dt` seconds (what type A of the GLM assumes)."
     return double_gamma(np.arange(0, HRF_LENGTH, dt))
 
+def peak_times(lib:np.ndarray,       # (n, samples) HRFs
+               dt:float=HRF_DT,      # their sampling step, seconds
+              )->np.ndarray:         # (n,) seconds
+    "Time to peak of each HRF: how HRFs of different libraries are compared."
+    return np.argmax(np.atleast_2d(lib), 1)*dt
+
 CANONICAL_INDEX = int(np.abs(hrf_modes() - 5.).argmin())   # the library HRF nearest to the canonical one
 
 # %% ../nbs/01_hrf.ipynb #382439f1
-GLM_SHAPE, GLM_UNDERSHOOT = 8., 0.   # the GLM's default library: narrower than SPM's, no undershoot
+GLM_SHAPE, GLM_UNDERSHOOT = 12., 0.  # the GLM's default library: narrower than SPM's (shape 6), no undershoot
+GLM_MODES = (3., 6.)                 # ... with times to peak from 3 to 6 s (chosen on many worlds: see 03_glm)
 
 def glm_library(n:int=N_HRFS, dt:float=HRF_DT)->np.ndarray:
-    "The GLM's default HRF library: `hrf_library`'s latencies, shape `GLM_SHAPE`, undershoot `GLM_UNDERSHOOT`."
-    return hrf_library(n, dt, shape=GLM_SHAPE, undershoot=GLM_UNDERSHOOT)
+    "The GLM's default HRF library: peaks `GLM_MODES`, gamma shape `GLM_SHAPE`, undershoot `GLM_UNDERSHOOT`."
+    return hrf_library(n, dt, shape=GLM_SHAPE, undershoot=GLM_UNDERSHOOT, modes=GLM_MODES)
 
 def read_hrf_library(path:str|Path,            # text table: one row per time point, one column per HRF
                      step:float=0.1,      # seconds between rows (GLMsingle's getcanonicalhrflibrary.tsv: 0.1)

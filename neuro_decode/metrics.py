@@ -20,7 +20,7 @@ __all__ = ['GREY', 'IMAGENET_MEAN', 'IMAGENET_STD', 'CLIP_MEAN', 'CLIP_STD', 'TV
            'evaluate_folders', 'compare', 'write_metrics', 'read_metrics']
 
 # %% ../nbs/10_metrics.ipynb #ab9959a8
-from .config import ConfigError, get_device, write_csv, atomic_path
+from .config import ConfigError, get_device, write_csv, atomic_path, file_lock
 from .regress import two_way_identification
 
 # %% ../nbs/10_metrics.ipynb #42618d73
@@ -391,11 +391,12 @@ def evaluate_folders(run_dir:str|Path, subject:int,
     nets, missing = load_metric_nets(weights_dir, device)
     gts, rows, scores = {}, [], {}
     for f in tqdm(folders, desc=f'subject {s}: scoring folders', disable=not progress):
-        info = folder_info(f)
-        ids = tuple(info['ids'])
+        with file_lock(f):                          # the folder's writer holds it: never read a folder being rewritten
+            info = folder_info(f)
+            ids = tuple(info['ids'])
+            suf = _image_suffix(f, ids[0])
+            recon = np.stack([read_png(f/f'{i:05d}{suf}.png') for i in ids])
         if ids not in gts: gts[ids] = GroundTruth(read_stimuli(Layout(prep.attrs['data_root']).stimuli, np.array(ids)), nets)
-        suf = _image_suffix(f, ids[0])
-        recon = np.stack([read_png(f/f'{i:05d}{suf}.png') for i in ids])
         sc = score_images(recon, gts[ids])
         key = (info['model'], info['layers'], info['stage'], info['noise'])
         scores[key] = sc

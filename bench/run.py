@@ -3,6 +3,9 @@
 Measures wall time and peak memory (VmHWM, the RSS high-water mark of a fresh process per case; ru_maxrss
 would inherit the parent's), on this machine. A case's code may reset `t` after its setup so that only the
 work itself is timed, and may set `EXTRA` (a dict) to report more (accuracy, counts).
+
+The GLM's accuracy against GLMsingle on test worlds unlike our simulator is a separate script,
+`bench/glm_compare.py` (worlds in `bench/glm_worlds.py`, results in `bench/results/`).
 """
 import json, os, subprocess, sys, tempfile
 from pathlib import Path

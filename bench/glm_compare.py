@@ -132,6 +132,7 @@ def configs(candidates:bool=False)->dict:
     out = {'ours': {}, 'ours, previous library (peaks 4-7 s, shape 8)': dict(lib=gamma_family(4., 7.))}
     if GLMSINGLE_TSV.exists(): out["ours + GLMsingle's library"] = dict(lib=read_hrf_library(GLMSINGLE_TSV))
     out['ours without step 4 (HRF not chosen again after denoising)'] = dict(rechoose=False)
+    out["ours, HRFs chosen on the single-trial design (GLMsingle's way)"] = dict(hrf_design='trials')
     if candidates: out.update({k: dict(lib=gamma_family(**v)) for k, v in CANDIDATES.items()})
     return out
 

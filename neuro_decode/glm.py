@@ -250,9 +250,10 @@ class DesignProducts:
         X = self._cache['c', h][2] if conditions else self[h][2]
         return torch.as_tensor(X @ E, device=self.dev)
 
-def _choose_hrfs(Y0, tss, P:DesignProducts, chunk, progress, E=None, canonical=None)->tuple:
-    """Step 2: every HRF's condition-level fit to every voxel; each voxel keeps the HRF of highest R2. With noise
-    components `E` (T, q) the fit is to the denoised data; with `canonical`, that HRF's single-trial fit is type A."""
+def _choose_hrfs(Y0, tss, P:DesignProducts, chunk, progress, E=None, canonical=None, trials:bool=False)->tuple:
+    """Step 2: every HRF's condition-level fit (single-trial with `trials`, as GLMsingle) to every voxel; each voxel keeps
+    the HRF of highest R2. With noise components `E` (T, q) the fit is to the denoised data; with `canonical`, that HRF's
+    single-trial fit is type A."""
     V, dev = Y0.shape[1], Y0.device
     best_r2 = torch.full((V,), -np.inf, dtype=torch.float64, device=dev)
     best_h = torch.zeros(V, dtype=torch.long, device=dev)
@@ -261,8 +262,8 @@ def _choose_hrfs(Y0, tss, P:DesignProducts, chunk, progress, E=None, canonical=N
     E_host = None if E is None else E.cpu().numpy()
     facs = []
     for h in range(len(P)):                                  # per HRF: the factorisations, shared by all voxels
-        Sc, Gc = P.conditions(h)
-        XE = P.times(h, E_host, conditions=True) if E is not None else None
+        Sc, Gc = P[h][:2] if trials else P.conditions(h)
+        XE = P.times(h, E_host, conditions=not trials) if E is not None else None
         if XE is not None: Gc = Gc - XE @ XE.T
         Li = torch.linalg.solve_triangular(_chol(Gc), torch.eye(len(Gc), dtype=Gc.dtype, device=dev), upper=False)
         facs.append((Sc, None if XE is None else XE.float(), Li.float()))
@@ -384,6 +385,7 @@ def fit_glm(Y:np.ndarray,              # (T, V) time series of one session, runs
             pool_p:float=POOL_P,       # on/off p-value above which a voxel is in the noise pool
             drift_period:float=DRIFT_PERIOD, # seconds of run per degree of the drift polynomial
             rechoose:bool=True,        # choose each voxel's HRF again on the denoised data, for C and D
+            hrf_design:str='conditions', # HRFs chosen by the fit of the 'conditions' design, or of the 'trials' one (GLMsingle)
             chunk:int=4096,            # voxels per matrix product: bounds memory
             device:str|None=None,      # 'cpu', 'cuda' or None (GPU when present)
             progress:bool=True,        # progress bars
@@ -415,7 +417,8 @@ def fit_glm(Y:np.ndarray,              # (T, V) time series of one session, runs
     sec['on/off + pool'] = time.time() - t0; t = time.time()
     # 2. HRF library: type A and each voxel's HRF
     P = DesignProducts(design, lib, W0_host, dev)
-    beta_A, r2_A, h_B = _choose_hrfs(Y0, tss, P, chunk, progress, canonical=P.canonical)
+    if hrf_design not in ('conditions', 'trials'): raise GLMInputError(f"hrf_design {hrf_design!r}: expected 'conditions' or 'trials'")
+    beta_A, r2_A, h_B = _choose_hrfs(Y0, tss, P, chunk, progress, canonical=P.canonical, trials=hrf_design == 'trials')
     sec['HRF library (A)'] = time.time() - t; t = time.time()
     # 3. noise components E, orthogonal to the drift; type B and the cross-validation of k
     pairs = repeat_pairs(design)
@@ -451,7 +454,7 @@ def fit_glm(Y:np.ndarray,              # (T, V) time series of one session, runs
     # 4. the HRF again, on the denoised data
     h_CD = h_B
     if rechoose and q:
-        h_CD = _choose_hrfs(Y0, tss, P, chunk, progress, E=Ek)[2]
+        h_CD = _choose_hrfs(Y0, tss, P, chunk, progress, E=Ek, trials=hrf_design == 'trials')[2]
         sec['HRF library, denoised'] = time.time() - t; t = time.time()
     # 5. types C and D with k_star components
     beta_C, beta_D = torch.zeros_like(beta_B), torch.zeros_like(beta_B)
@@ -559,7 +562,9 @@ def fit_voxel_loop(Y:np.ndarray,            # (T, V) time series
                    design:SessionDesign,    # the session's design
                    voxels:np.ndarray|None=None, # which voxels (all by default)
                    lib:np.ndarray|None=None,    # HRF library
-                   drift_period:float=DRIFT_PERIOD)->tuple: # (hrf_index (v,), betas (n_trials, v) % signal, r2 (v,))
+                   drift_period:float=DRIFT_PERIOD,
+                   hrf_design:str='conditions', # choose HRFs by the 'conditions' or the 'trials' design, as `fit_glm`
+                  )->tuple: # (hrf_index (v,), betas (n_trials, v) % signal, r2 (v,))
     "Type B one voxel at a time with `numpy.linalg.lstsq`: the plain loop the benchmark compares with."
     lib = glm_library() if lib is None else lib
     voxels = np.arange(Y.shape[1]) if voxels is None else np.asarray(voxels)
@@ -573,7 +578,7 @@ def fit_voxel_loop(Y:np.ndarray,            # (T, V) time series
     for j, v in enumerate(voxels):
         y = Y[:, v].astype(np.float64); y = 100*(y/y.mean() - 1)
         y0 = y - W0 @ (W0.T @ y); tss = y0 @ y0
-        fits = [r2_of(np.concatenate([X @ M, W0], 1), y, tss)[0] for X in Xs]   # condition level: choose
+        fits = [r2_of(np.concatenate([X @ M if hrf_design == 'conditions' else X, W0], 1), y, tss)[0] for X in Xs]   # choose
         out_h[j] = int(np.argmax(fits))
         out_r[j], coef = r2_of(np.concatenate([Xs[out_h[j]], W0], 1), y, tss)  # single trials: the betas
         out_b[:, j] = coef[:p]

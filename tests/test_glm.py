@@ -35,6 +35,15 @@ def test_vectorised_equals_voxel_loop():
     np.testing.assert_allclose(b, res.betas['B'][:, :6], atol=2e-3)
     np.testing.assert_allclose(r2, res.r2['B'][:6], atol=1e-5)
 
+def test_glmsingle_style_hrf_choice_equals_voxel_loop():
+    "hrf_design='trials' chooses each voxel's HRF by the single-trial fit, as GLMsingle does, and the loop agrees."
+    Y, d, _ = toy_session(60, n_runs=3, n_vols=120, seed=4)
+    res = fit_glm(Y, d, n_pcs=2, progress=False, device='cpu', hrf_design='trials')
+    h, b, _ = fit_voxel_loop(Y, d, np.arange(6), hrf_design='trials')
+    np.testing.assert_array_equal(h, res.hrf_index_b[:6])
+    np.testing.assert_allclose(b, res.betas['B'][:, :6], atol=2e-3)
+    with pytest.raises(GLMInputError, match='hrf_design'): fit_glm(Y, d, progress=False, device='cpu', hrf_design='voxels')
+
 def test_chunking_does_not_change_results():
     Y, d, _ = toy_session(120, n_runs=3, n_vols=120, seed=5)
     a = fit_glm(Y, d, n_pcs=3, chunk=4096, progress=False, device='cpu')

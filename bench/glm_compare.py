@@ -101,11 +101,9 @@ def run_glmsingle(world:dict)->dict:
     return dict(seconds=s, n_pcs=int(np.asarray(pcs).reshape(-1)[0]) if np.size(pcs) else -1, **sc), r
 
 def gamma_family(lo:float, hi:float, n:int=20, shape:float=8., undershoot:float=0.)->np.ndarray:
-    "`n` double-gamma HRFs with modes `lo`..`hi` s (`neuro_decode.hrf.double_gamma`, sampled every `HRF_DT`)."
-    from neuro_decode.hrf import double_gamma, HRF_DT, HRF_LENGTH
-    t = np.arange(0, HRF_LENGTH, HRF_DT)
-    return np.stack([double_gamma(t, peak=shape, under=16*shape/6, ratio=undershoot, scale=m/(shape - 1))
-                     for m in np.linspace(lo, hi, n)])
+    "`n` double-gamma HRFs peaking `lo`..`hi` s: `neuro_decode.hrf.hrf_library` with those settings."
+    from neuro_decode.hrf import hrf_library
+    return hrf_library(n, shape=shape, undershoot=undershoot, modes=(lo, hi))
 
 CANDIDATES = {   # libraries tried as the default on worlds of seeds 0-7 (`--seed 0 --candidates`): peaks, gamma shape, undershoot
     'peaks 2.5-7.5 s, shape 8': dict(lo=2.5, hi=7.5),

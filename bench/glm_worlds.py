@@ -10,7 +10,7 @@ The generator shares no code with `neuro_decode.simulate` or with the GLM: its o
 own HRF forms and its own convolution, so a GLM cannot win by matching the generator's discretisation.
 Used by `bench/glm_compare.py`.
 """
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 from scipy.stats import gamma
@@ -198,7 +198,3 @@ def make_world(w:World, n_vox:int=2000, seed:int=0, n_hrfs:int=60)->dict:
     return dict(Y=(base*(1 + Y/100)).astype(np.float32), tr=w.tr, n_vols=n_vols, n_runs=w.n_runs,
                 onsets_s=onsets_s, conditions=cond, trial_betas=trial.astype(np.float32), active=active,
                 hrfs=hrfs, hrf_of_voxel=which)
-
-def hrf_peak(h:np.ndarray, dt:float)->np.ndarray:
-    "Time to peak (s) of each HRF row sampled every `dt` s."
-    return np.argmax(np.atleast_2d(h), 1)*dt

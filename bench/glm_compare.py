@@ -59,7 +59,8 @@ def run_ours(world:dict, lib:np.ndarray|None=None, **kw)->dict:
         res = fit_glm(world['Y'], d, lib=lib, device='cpu', progress=False, **kw)
     s = time.perf_counter() - t
     sc, r = score(res.betas, world, lib[res.hrf_index], HRF_DT)
-    return dict(seconds=s, n_pcs=res.n_pcs, **sc), r
+    pool = dict(pool=int(res.pool.sum()), pool_responsive=int((res.pool & world['active']).sum()))
+    return dict(seconds=s, n_pcs=res.n_pcs, **pool, **sc), r
 
 def glmsingle_available()->bool:
     try:
@@ -131,6 +132,9 @@ def configs(candidates:bool=False)->dict:
     if GLMSINGLE_TSV.exists(): out["ours + GLMsingle's library"] = dict(lib=read_hrf_library(GLMSINGLE_TSV))
     out['ours without step 4 (HRF not chosen again after denoising)'] = dict(rechoose=False)
     out["ours, HRFs chosen on the single-trial design (GLMsingle's way)"] = dict(hrf_design='trials')
+    out["ours, GLMsingle's noise pool (on/off R2 below the tail threshold)"] = dict(pool_rule='tail')
+    out["ours, GLMsingle's voxels choosing the components (on/off R2 above the tail threshold)"] = dict(pc_rule='tail')
+    out["ours with all four of GLMsingle's rules (our library)"] = dict(rechoose=False, hrf_design='trials', pool_rule='tail', pc_rule='tail')
     if candidates: out.update({k: dict(lib=gamma_family(**v)) for k, v in CANDIDATES.items()})
     return out
 
@@ -149,7 +153,7 @@ def main(argv=None):
     gs = glmsingle_available() and not a.no_glmsingle
     if not gs and not a.no_glmsingle:
         print('GLMsingle is not installed (pip install git+https://github.com/cvnlab/GLMsingle.git): ours only', file=sys.stderr)
-    rows, diffs = [], []
+    rows, diffs, variants = [], [], []
     for i in (a.worlds if a.worlds is not None else range(len(WORLDS))):
         w = WORLDS[i]
         try: world = make_world(w, a.voxels, a.seed + i)
@@ -171,19 +175,30 @@ def main(argv=None):
                     d[k], d[f'{k}_lo'], d[f'{k}_hi'] = paired_difference(per_voxel['ours'][k], per_voxel['GLMsingle'][k], seed=i)
                 d['C_minus_B'] = float(np.median(per_voxel['ours']['C']) - np.median(per_voxel['ours']['B']))
                 diffs.append(d)
-        for r in rows[-len(cf) - gs:]: r.update(voxels=a.voxels, volumes=T, trials=len(world['conditions']), seed=a.seed + i)
+        for name in per_voxel:                          # each variant against our default, paired over the same voxels
+            if name in ('ours', 'GLMsingle') or 'ours' not in per_voxel: continue
+            v = dict(world=w.name, variant=name)
+            for k in 'BCD':
+                v[k], v[f'{k}_lo'], v[f'{k}_hi'] = paired_difference(per_voxel['ours'][k], per_voxel[name][k], seed=i)
+            variants.append(v)
+        for r in rows[-len(cf) - gs:]: r.update(voxels=a.voxels, responsive=int(world['active'].sum()), volumes=T, trials=len(world['conditions']), seed=a.seed + i)
     df = pd.DataFrame(rows)
-    cols = ['world', 'method', 'seconds', 'A', 'B', 'C', 'D', 'hrf_r', 'n_pcs', 'voxels', 'volumes', 'trials', 'seed']
+    cols = ['world', 'method', 'seconds', 'A', 'B', 'C', 'D', 'hrf_r', 'n_pcs', 'pool', 'pool_responsive', 'voxels', 'responsive', 'volumes', 'trials', 'seed']
     df = df[[c for c in cols if c in df]]
     print(df.round(3).to_markdown(index=False))
     dd = pd.DataFrame(diffs)
     if len(dd):
         print('\nours minus GLMsingle, median r over responsive voxels, [95% bootstrap interval over voxels]:')
         print(dd.round(3).to_markdown(index=False))
+    dv = pd.DataFrame(variants)
+    if len(dv):
+        print('\nours minus each variant, median r over responsive voxels, [95% bootstrap interval over voxels]:')
+        print(dv.round(3).to_markdown(index=False))
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         df.round(4).to_csv(a.out, index=False)
-        if len(dd): dd.round(4).to_csv(Path(a.out).with_name(Path(a.out).stem + '_diff.csv'), index=False)
+        for tab, suffix in ((dd, '_diff'), (dv, '_variants')):
+            if len(tab): tab.round(4).to_csv(Path(a.out).with_name(Path(a.out).stem + suffix + '.csv'), index=False)
     return df, dd
 
 if __name__ == '__main__': main()

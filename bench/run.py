@@ -22,6 +22,19 @@ res = fit_glm(Y, d, progress=False, device='{device}')
 act = tr['active']
 EXTRA = {{t_: round(float(np.median(beta_recovery(res.betas[t_][:, act], tr['trial_betas'][:, act]))), 3) for t_ in 'ABCD'}}
 EXTRA.update(hrf_exact=round(float(np.mean(res.hrf_index[act] == tr['hrf_index'][act])), 3), n_pcs=res.n_pcs, trials=d.n_trials)"""
+# one NSD-sized session: 12 runs x 226 volumes at TR 1.333 s, a trial every 4 s (about 730), synthetic; only the fit is timed
+GLM_NSD = """import numpy as np, torch
+from neuro_decode.glm import toy_session, fit_glm, beta_recovery
+Y, d, tr = toy_session({n}, n_runs=12, n_vols=226, tr=4/3, seed=0)
+if '{device}' == 'cuda': torch.cuda.reset_peak_memory_stats()
+t = time.perf_counter()
+res = fit_glm(Y, d, progress=False, device='{device}')
+if '{device}' == 'cuda': torch.cuda.synchronize()
+s_fit = time.perf_counter() - t
+act = tr['active']
+EXTRA = dict(fit_s=round(s_fit, 1), trials=d.n_trials, volumes=d.n_vols, n_pcs=res.n_pcs,
+             D=round(float(np.median(beta_recovery(res.betas['D'][:, act], tr['trial_betas'][:, act]))), 3))
+if '{device}' == 'cuda': EXTRA['peak_gpu_GB'] = round(torch.cuda.max_memory_allocated()/2**30, 2)"""
 GLM_LOOP = """import numpy as np
 from neuro_decode.glm import toy_session, fit_voxel_loop
 Y, d, tr = toy_session({n}, n_runs=6, n_vols=300, seed=0)
@@ -196,7 +209,7 @@ def measure(code:str, d:str)->tuple:
     return tuple(json.loads(out.strip().splitlines()[-1]))
 
 def main(only:list|None=None):
-    "Run every benchmark, or only the groups named in `only` ('simulate', 'glm', 'ridge', 'himalaya', 'nsd', 'nsd-cv', 'features', 'stage2', 'metrics', 'run', 'gru')."
+    "Run every benchmark, or only the groups named in `only` ('simulate', 'glm', 'glm-nsd', 'ridge', 'himalaya', 'nsd', 'nsd-cv', 'features', 'stage2', 'metrics', 'run', 'gru')."
     import torch
     want = lambda g: not only or g in only
     rows, glm_acc = [], []
@@ -224,6 +237,13 @@ def main(only:list|None=None):
             k = 20
             s, _ = add(f'per-voxel loop, type B only, {k} of {n} voxels', GLM_LOOP.format(n=n, k=k), d)
             rows[-1].update(voxels_per_s=round(k/s, 1), extrapolated_s=round(s*n/k))
+    if want('glm-nsd'):                                 # the whole session: 150,000 voxels on a GPU, a slice of them on the CPU
+        with tempfile.TemporaryDirectory() as d:
+            for dev, n in [('cpu', 10000)] + ([('cuda', 150000)] if torch.cuda.is_available() else []):
+                s, extra = add(f'GLM types A-D, one NSD-sized session (12 runs x 226 vols, TR 1.333 s), {n:,} voxels, {dev}',
+                               GLM_NSD.format(n=n, device=dev), d)
+                rows[-1].update(extra, voxels_per_s=round(n/extra['fit_s']))
+                if dev == 'cpu': rows[-1]['extrapolated_150k_s'] = round(extra['fit_s']*150000/n)
     if want('ridge'):
         with tempfile.TemporaryDirectory() as d:
             k = 16

@@ -12,12 +12,12 @@ from scipy import stats, sparse
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['TYPES', 'FRACS', 'N_PCS', 'POOL_P', 'GLM_VERSION', 'BETA_SCALE', 'GLMInputError', 'SessionDesign', 'check_design',
-           'read_design_tsv', 'drift_design', 'trial_design', 'repeat_pairs', 'zscore_stats', 'xval_badness',
-           'GLMResult', 'valid_voxels', 'condition_matrix', 'DesignProducts', 'noise_pool', 'choose_n_pcs',
-           'fracridge_chunk', 'rescale_to', 'fit_glm', 'toy_session', 'beta_recovery', 'fit_voxel_loop', 'Session',
-           'find_runs', 'load_session', 'write_session', 'glm_stamp', 'glm_params', 'glm_subject', 'glm_done',
-           'glm_accuracy']
+__all__ = ['TYPES', 'FRACS', 'N_PCS', 'POOL_P', 'POOL_RULES', 'PC_VOXELS', 'GLM_VERSION', 'BETA_SCALE', 'GLMInputError',
+           'SessionDesign', 'check_design', 'read_design_tsv', 'drift_design', 'trial_design', 'repeat_pairs',
+           'zscore_stats', 'xval_badness', 'GLMResult', 'valid_voxels', 'condition_matrix', 'DesignProducts',
+           'tail_threshold', 'noise_pool', 'pc_voxels', 'choose_n_pcs', 'fracridge_chunk', 'rescale_to', 'fit_glm',
+           'toy_session', 'beta_recovery', 'fit_voxel_loop', 'Session', 'find_runs', 'load_session', 'write_session',
+           'glm_stamp', 'glm_params', 'glm_subject', 'glm_done', 'glm_accuracy']
 
 # %% ../nbs/03_glm.ipynb #89cba578
 from .config import Config, ConfigError, get_config, check_subject, get_device, atomic_path, write_json, file_lock
@@ -321,17 +321,66 @@ def _pc_sweep(G:torch.Tensor,   # (n, n) Gram matrix of the drift-free design
     return out
 
 # %% ../nbs/03_glm.ipynb #5d1e6ad4
+def tail_threshold(v:np.ndarray,       # values, e.g. every voxel's on/off R2
+                   seed:int=0,          # the mixture's random starts and subsample
+                   max_n:int=200_000,   # values used at most (a random subset beyond)
+                  )->float:
+    """Where a mixture of two Gaussians fitted to `v` hands over from its lower to its upper component
+    (posterior 50/50): GLMsingle's automatic threshold between voxels without and with task signal."""
+    from sklearn.mixture import GaussianMixture
+    v = np.asarray(v, float)
+    v = v[np.isfinite(v)]
+    if len(v) < 10 or np.ptp(v) == 0: return float(np.median(v)) if len(v) else np.nan
+    rng = np.random.default_rng(seed)
+    if len(v) > max_n: v = rng.choice(v, max_n, replace=False)
+    gm = GaussianMixture(2, n_init=3, random_state=seed).fit(v[:, None])
+    lo, hi = np.sort(gm.means_.ravel())
+    grid = np.linspace(lo, hi, 500)
+    p_hi = gm.predict_proba(grid[:, None])[:, int(np.argmax(gm.means_.ravel()))]
+    below = np.flatnonzero(p_hi <= 0.5)                     # the crossing nearest the upper mean
+    return float(grid[below[-1]] if len(below) else lo)
+
+POOL_RULES = ('ftest', 'tail')   # ours; GLMsingle's
+PC_VOXELS = ('half', 'tail')     # ours; GLMsingle's
+
 def noise_pool(onoff_r2:np.ndarray, # (V,) R2 of the on/off model
                dof:int,             # residual degrees of freedom of that model
                pool_p:float=POOL_P, # p-value above which a voxel has no evidence of task signal
-               where:str='data')->np.ndarray: # (V,) bool
-    "GLMdenoise's noise pool: voxels whose on/off fit is not significant (F-test); the weakest 10% if too few."
-    F = onoff_r2/np.maximum(1 - onoff_r2, 1e-12)*dof
-    pool = stats.f.sf(F, 1, dof) > pool_p
+               where:str='data',    # name of the data in messages
+               rule:str='ftest',    # 'ftest' (ours) or 'tail': bright voxels below `tail_threshold` (GLMsingle)
+               mean:np.ndarray|None=None, # (V,) mean signal, for the 'tail' rule's brightness criterion
+               thresh:float|None=None,    # the tail threshold if already computed
+              )->np.ndarray: # (V,) bool
+    """The noise pool. 'ftest': voxels whose on/off fit is not significant (F-test, p > `pool_p`). 'tail'
+    (GLMsingle): voxels brighter than a tenth of the 99th percentile of the mean signal whose on/off R2 is below
+    the tail threshold. Either way the weakest 10% if fewer than 20 voxels qualify."""
+    if rule not in POOL_RULES: raise GLMInputError(f"pool rule {rule!r}: expected one of {POOL_RULES}")
+    if rule == 'ftest':
+        F = onoff_r2/np.maximum(1 - onoff_r2, 1e-12)*dof
+        pool = stats.f.sf(F, 1, dof) > pool_p
+    else:
+        bright = np.ones(len(onoff_r2), bool) if mean is None else mean > 0.1*np.percentile(mean, 99)
+        pool = bright & (onoff_r2 < (tail_threshold(onoff_r2) if thresh is None else thresh))
     if pool.sum() < 20:
         pool = np.zeros(len(onoff_r2), bool); pool[np.argsort(onoff_r2)[:max(20, len(onoff_r2)//10)]] = True
         warnings.warn(f"{where}: fewer than 20 voxels without task signal; the noise pool is the {int(pool.sum())} weakest voxels")
     return pool
+
+def pc_voxels(r2_b:np.ndarray,     # (V,) R2 of type B (no noise components)
+              pool:np.ndarray,     # (V,) bool, the noise pool
+              onoff_r2:np.ndarray, # (V,) R2 of the on/off model
+              rule:str='half',     # 'half' (ours) or 'tail' (GLMsingle)
+              thresh:float|None=None, # the tail threshold if already computed
+             )->np.ndarray:        # (V,) bool
+    """The voxels whose cross-validation chooses the number of noise components. 'half': outside the pool, the
+    better half by type B's R2 (all voxels if fewer than 10 are outside). 'tail' (GLMsingle): on/off R2 above
+    the tail threshold (the 100 best by on/off R2 if none)."""
+    if rule not in PC_VOXELS: raise GLMInputError(f"pc_voxels rule {rule!r}: expected one of {PC_VOXELS}")
+    if rule == 'half':
+        return (~pool) & (r2_b >= np.quantile(r2_b[~pool], .5)) if (~pool).sum() >= 10 else np.ones(len(pool), bool)
+    sel = onoff_r2 > (tail_threshold(onoff_r2) if thresh is None else thresh)
+    if not sel.any(): sel[np.argsort(onoff_r2)[::-1][:100]] = True
+    return sel
 
 def choose_n_pcs(bad:np.ndarray,   # (K+1, V) cross-validation badness with 0..K components per run
                  sel:np.ndarray,   # (V,) bool, voxels that judge (task-driven ones)
@@ -383,6 +432,8 @@ def fit_glm(Y:np.ndarray,              # (T, V) time series of one session, runs
             n_pcs:int=N_PCS,           # largest number of noise components per run to try
             fracs:tuple=FRACS,         # ridge fractions to try (1 = OLS)
             pool_p:float=POOL_P,       # on/off p-value above which a voxel is in the noise pool
+            pool_rule:str='ftest',     # the noise pool: 'ftest' (p > `pool_p`) or 'tail' (GLMsingle's), see `noise_pool`
+            pc_rule:str='half',        # voxels that choose the number of components: 'half' or 'tail' (GLMsingle's), see `pc_voxels`
             drift_period:float=DRIFT_PERIOD, # seconds of run per degree of the drift polynomial
             rechoose:bool=True,        # choose each voxel's HRF again on the denoised data, for C and D
             hrf_design:str='conditions', # HRFs chosen by the fit of the 'conditions' design, or of the 'trials' one (GLMsingle)
@@ -413,7 +464,9 @@ def fit_glm(Y:np.ndarray,              # (T, V) time series of one session, runs
     x_on = torch.as_tensor(trial_design(design, canonical_hrf()).sum(1), dtype=torch.float64, device=dev)
     x_on = x_on - W0 @ (W0.T @ x_on)
     onoff = (((x_on.float() @ Y0).double()**2/(x_on @ x_on))/tss).cpu().numpy()
-    pool = noise_pool(onoff, design.n_vols - W0.shape[1] - 1, pool_p, where)
+    if pc_rule not in PC_VOXELS: raise GLMInputError(f"pc_rule {pc_rule!r}: expected one of {PC_VOXELS}")
+    thresh = tail_threshold(onoff) if 'tail' in (pool_rule, pc_rule) else None
+    pool = noise_pool(onoff, design.n_vols - W0.shape[1] - 1, pool_p, where, pool_rule, mean, thresh)
     sec['on/off + pool'] = time.time() - t0; t = time.time()
     # 2. HRF library: type A and each voxel's HRF
     P = DesignProducts(design, lib, W0_host, dev)
@@ -445,8 +498,7 @@ def fit_glm(Y:np.ndarray,              # (T, V) time series of one session, runs
             for k, beta in enumerate(_pc_sweep(G, XE, b, c, R, k_max)):
                 if k == 0: beta_B[:, ci], r2_B[ci] = beta.float(), (b*beta).sum(0)/tss[ci]
                 if k_max: bad[k, ci] = xval_badness(beta, beta, pairs)
-    r2b = r2_B.cpu().numpy()
-    sel = (~pool) & (r2b >= np.quantile(r2b[~pool], .5)) if (~pool).sum() >= 10 else np.ones(V, bool)
+    sel = pc_voxels(r2_B.cpu().numpy(), pool, onoff, pc_rule, thresh)
     k_star, curve = choose_n_pcs(bad.cpu().numpy(), sel) if k_max else (0, np.full(1, np.nan))
     q = k_star*R
     Ek, Ek_host = E[:, :q], E_host[:, :q]

@@ -6,7 +6,8 @@ from neuro_decode.nsd import Layout, write_nifti
 from neuro_decode.simulate import TR
 from neuro_decode.nsd import NSDFormatError
 from neuro_decode.glm import (glm_subject, glm_accuracy, glm_stamp, glm_done, fit_glm, fit_voxel_loop, toy_session,
-                              beta_recovery, load_session, GLMInputError, SessionDesign, TYPES)
+                              beta_recovery, load_session, GLMInputError, SessionDesign, TYPES,
+                              tail_threshold, noise_pool, pc_voxels)
 
 def test_d_beats_a_and_hrfs_are_recovered(tiny_root):
     for s in (1, 7):
@@ -58,6 +59,33 @@ def test_toy_accuracy_ordering():
     r = {t: np.median(beta_recovery(res.betas[t][:, act], tr['trial_betas'][:, act])) for t in 'ABCD'}
     assert r['D'] > r['C'] > r['A'] and r['D'] > r['A'] + 0.05, r
     assert not act[res.pool].any()                    # the noise pool holds only voxels without signal
+
+def test_tail_threshold_is_the_mixture_crossing():
+    rng = np.random.default_rng(3)
+    v = np.r_[rng.normal(0, 1, 40000), rng.normal(6, 1, 20000)]
+    # equal widths, weights 2:1: the posteriors cross at (0 + 6)/2 + ln(2)/6
+    assert abs(tail_threshold(v) - (3 + np.log(2)/6)) < 0.1
+    assert abs(tail_threshold(v + 10) - (13 + np.log(2)/6)) < 0.1   # moves with the data
+    assert np.isnan(tail_threshold(np.array([np.nan, np.inf])))
+
+def test_glmsingle_pool_and_component_voxel_rules():
+    rng = np.random.default_rng(4)
+    r2 = np.r_[rng.uniform(0, .002, 300), rng.uniform(.2, .4, 100)]          # 300 silent voxels, 100 responsive
+    mean = np.r_[np.full(250, 1000.), np.full(50, 10.), np.full(100, 1000.)]  # 50 silent voxels outside the brain
+    pool = noise_pool(r2, 1000, rule='tail', mean=mean)
+    assert pool[:250].all() and not pool[250:].any()                       # bright and below the threshold
+    assert noise_pool(r2, 1000)[:300].all()                                # the F-test keeps dim silent voxels
+    assert (pc_voxels(np.zeros(400), pool, r2, 'tail') == (r2 > tail_threshold(r2))).all()
+    top = pc_voxels(np.zeros(400), pool, r2, 'tail', thresh=1.)            # nobody above: the 100 best by on/off R2
+    assert top.sum() == 100 and top[300:].all()
+    with pytest.raises(GLMInputError, match="expected one of"): noise_pool(r2, 1000, rule='gmm')
+    Y, d, tr = toy_session(200, n_runs=4, n_vols=200, seed=5)
+    with pytest.raises(GLMInputError, match="pc_rule"): fit_glm(Y, d, pc_rule='median', progress=False, device='cpu')
+    res = fit_glm(Y, d, pool_rule='tail', pc_rule='tail', progress=False, device='cpu')
+    act = tr['active']
+    assert not act[res.pool].any()                    # strong responses: GLMsingle's pool holds no responsive voxel either
+    r = {t: np.median(beta_recovery(res.betas[t][:, act], tr['trial_betas'][:, act])) for t in 'AD'}
+    assert r['D'] > r['A'] + 0.05, r
 
 def test_without_repeats_warns_and_uses_ols():
     Y, d, _ = toy_session(80, n_runs=2, n_vols=150, seed=1)

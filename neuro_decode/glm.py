@@ -354,7 +354,7 @@ def noise_pool(onoff_r2:np.ndarray, # (V,) R2 of the on/off model
     """The noise pool. 'ftest': voxels whose on/off fit is not significant (F-test, p > `pool_p`). 'tail'
     (GLMsingle): voxels brighter than a tenth of the 99th percentile of the mean signal whose on/off R2 is below
     the tail threshold. Either way the weakest 10% if fewer than 20 voxels qualify."""
-    if rule not in POOL_RULES: raise GLMInputError(f"pool rule {rule!r}: expected one of {POOL_RULES}")
+    if rule not in POOL_RULES: raise GLMInputError(f"pool_rule {rule!r}: expected one of {POOL_RULES}")
     if rule == 'ftest':
         F = onoff_r2/np.maximum(1 - onoff_r2, 1e-12)*dof
         pool = stats.f.sf(F, 1, dof) > pool_p
@@ -375,7 +375,7 @@ def pc_voxels(r2_b:np.ndarray,     # (V,) R2 of type B (no noise components)
     """The voxels whose cross-validation chooses the number of noise components. 'half': outside the pool, the
     better half by type B's R2 (all voxels if fewer than 10 are outside). 'tail' (GLMsingle): on/off R2 above
     the tail threshold (the 100 best by on/off R2 if none)."""
-    if rule not in PC_VOXELS: raise GLMInputError(f"pc_voxels rule {rule!r}: expected one of {PC_VOXELS}")
+    if rule not in PC_VOXELS: raise GLMInputError(f"pc_rule {rule!r}: expected one of {PC_VOXELS}")
     if rule == 'half':
         return (~pool) & (r2_b >= np.quantile(r2_b[~pool], .5)) if (~pool).sum() >= 10 else np.ones(len(pool), bool)
     sel = onoff_r2 > (tail_threshold(onoff_r2) if thresh is None else thresh)

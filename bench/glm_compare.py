@@ -1,8 +1,10 @@
 """Our GLM against GLMsingle on the test worlds of `bench/glm_worlds.py`, in one process, one thread each.
 
-    python bench/glm_compare.py                      # every world, ours and (when installed) GLMsingle
+    python bench/glm_compare.py                      # every world, every variant of ours and (when installed) GLMsingle
     python bench/glm_compare.py --voxels 500 --worlds 0 2 --configs ours
-    python bench/glm_compare.py --out bench/results/glm_compare.csv   # the table chapter 03 shows
+    python bench/glm_compare.py --group compare --out bench/results/glm_compare.csv   # the table chapter 03 shows
+
+Each file in bench/results/ comes from one `--group` (its name) and its seeds; chapter 03 lists the commands.
 
 GLMsingle is not on PyPI and is never vendored: install it with
 `pip install git+https://github.com/cvnlab/GLMsingle.git` to add its rows (without it, only ours run).
@@ -43,6 +45,10 @@ def paired_difference(a:np.ndarray, b:np.ndarray, n_boot:int=2000, seed:int=0)->
     i = rng.integers(0, len(a), (n_boot, len(a)))
     d = np.median(a[i], 1) - np.median(b[i], 1)
     return float(np.median(a) - np.median(b)), float(np.quantile(d, .025)), float(np.quantile(d, .975))
+
+def paired_types(a:dict, b:dict, seed:int=0)->dict:
+    "`paired_difference` of types B, C and D (per-voxel r of two methods): columns B, B_lo, B_hi, C, ..."
+    return {c: x for k in 'BCD' for c, x in zip((k, f'{k}_lo', f'{k}_hi'), paired_difference(a[k], b[k], seed=seed))}
 
 def run_ours(world:dict, lib:np.ndarray|None=None, **kw)->dict:
     "Our GLM (`neuro_decode.glm.fit_glm`) on one world, on the CPU, one thread."
@@ -106,7 +112,7 @@ def gamma_family(lo:float, hi:float, n:int=20, shape:float=8., undershoot:float=
     from neuro_decode.hrf import hrf_library
     return hrf_library(n, shape=shape, undershoot=undershoot, modes=(lo, hi))
 
-CANDIDATES = {   # libraries tried as the default on worlds of seeds 0-7 (`--seed 0 --candidates`): peaks, gamma shape, undershoot
+CANDIDATES = {   # libraries tried as the default on worlds of seeds 0-7 (`--seed 0 --group candidates`): peaks, gamma shape, undershoot
     'peaks 2.5-7.5 s, shape 8': dict(lo=2.5, hi=7.5),
     'peaks 2.5-7.5 s, shape 8, undershoot 0.1': dict(lo=2.5, hi=7.5, undershoot=0.1),
     'peaks 2.5-7.5 s, shape 6, undershoot 1/6': dict(lo=2.5, hi=7.5, shape=6., undershoot=1/6),
@@ -125,30 +131,41 @@ CANDIDATES = {   # libraries tried as the default on worlds of seeds 0-7 (`--see
     'peaks 3.5-6 s, shape 8, undershoot 0.1': dict(lo=3.5, hi=6., undershoot=0.1),
 }
 
-def configs(candidates:bool=False)->dict:
-    "Our GLM's variants compared: the defaults, GLMsingle's library in our code (when its file is present), candidates."
+POOL_TAIL = "ours, GLMsingle's noise pool (on/off R2 below the tail threshold)"
+PC_TAIL = "ours, GLMsingle's voxels choosing the components (on/off R2 above the tail threshold)"
+GROUPS = {   # the variants each results file holds: bench/results/glm_<group>.csv
+    'compare': 'the default, its previous library and GLMsingle\'s library in our code, beside GLMsingle',
+    'ablation': 'those and each departure from GLMsingle switched off in turn, then all together',
+    'rules': 'the default and GLMsingle\'s noise-pool and component-voxel rules (chosen on seeds 0-7)',
+    'candidates': 'the default, its previous library, GLMsingle\'s library and the candidate libraries (seeds 0-7)',
+}
+
+def configs(group:str='ablation')->dict:
+    "Our GLM's variants in one of `GROUPS`, name -> keyword arguments of `run_ours`."
     from neuro_decode.hrf import read_hrf_library
-    out = {'ours': {}, 'ours, previous library (peaks 4-7 s, shape 8)': dict(lib=gamma_family(4., 7.))}
-    if GLMSINGLE_TSV.exists(): out["ours + GLMsingle's library"] = dict(lib=read_hrf_library(GLMSINGLE_TSV))
-    out['ours without step 4 (HRF not chosen again after denoising)'] = dict(rechoose=False)
-    out["ours, HRFs chosen on the single-trial design (GLMsingle's way)"] = dict(hrf_design='trials')
-    out["ours, GLMsingle's noise pool (on/off R2 below the tail threshold)"] = dict(pool_rule='tail')
-    out["ours, GLMsingle's voxels choosing the components (on/off R2 above the tail threshold)"] = dict(pc_rule='tail')
-    out["ours with all four of GLMsingle's rules (our library)"] = dict(rechoose=False, hrf_design='trials', pool_rule='tail', pc_rule='tail')
-    if candidates: out.update({k: dict(lib=gamma_family(**v)) for k, v in CANDIDATES.items()})
-    return out
+    base = {'ours': {}, 'ours, previous library (peaks 4-7 s, shape 8)': dict(lib=gamma_family(4., 7.))}
+    if GLMSINGLE_TSV.exists(): base["ours + GLMsingle's library"] = dict(lib=read_hrf_library(GLMSINGLE_TSV))
+    rules = {POOL_TAIL: dict(pool_rule='tail'), PC_TAIL: dict(pc_rule='tail')}
+    departures = {'ours without step 4 (HRF not chosen again after denoising)': dict(rechoose=False),
+                  "ours, HRFs chosen on the single-trial design (GLMsingle's way)": dict(hrf_design='trials'), **rules,
+                  "ours with all four of GLMsingle's rules (our library)": dict(rechoose=False, hrf_design='trials',
+                                                                               pool_rule='tail', pc_rule='tail')}
+    if group not in GROUPS: raise ValueError(f"group {group!r}: expected one of {list(GROUPS)}")
+    return {'compare': base, 'ablation': {**base, **departures}, 'rules': {'ours': {}, **rules},
+            'candidates': {**base, **{k: dict(lib=gamma_family(**v)) for k, v in CANDIDATES.items()}}}[group]
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--voxels', type=int, default=2000)
     ap.add_argument('--seed', type=int, default=100, help='world i is drawn with seed + i (the library was chosen on seeds 0-7)')
     ap.add_argument('--worlds', type=int, nargs='*', help=f'indices into the {len(WORLDS)} worlds (all by default)')
-    ap.add_argument('--configs', nargs='*', help="our variants to run (default: all); 'none' for GLMsingle only")
+    ap.add_argument('--group', default='ablation', choices=list(GROUPS),
+                    help='which of our variants: ' + '; '.join(f'{k}: {v}' for k, v in GROUPS.items()))
+    ap.add_argument('--configs', nargs='*', help="only these variants of the group (by name); 'none' for GLMsingle only")
     ap.add_argument('--no-glmsingle', action='store_true')
-    ap.add_argument('--candidates', action='store_true', help='also the candidate default libraries (CANDIDATES)')
     ap.add_argument('--out', help='also write the table as CSV here')
     a = ap.parse_args(argv)
-    cf = configs(a.candidates)
+    cf = configs(a.group)
     if a.configs: cf = {k: v for k, v in cf.items() if k in a.configs}
     gs = glmsingle_available() and not a.no_glmsingle
     if not gs and not a.no_glmsingle:
@@ -170,17 +187,12 @@ def main(argv=None):
             rows.append(dict(world=w.name, method='GLMsingle', **row))
             print(f'  {w.name} | GLMsingle: {rows[-1]["seconds"]:.1f} s', file=sys.stderr, flush=True)
             if 'ours' in per_voxel:                     # ours minus GLMsingle, paired over the same voxels
-                d = dict(world=w.name)
-                for k in 'BCD':
-                    d[k], d[f'{k}_lo'], d[f'{k}_hi'] = paired_difference(per_voxel['ours'][k], per_voxel['GLMsingle'][k], seed=i)
+                d = dict(world=w.name, **paired_types(per_voxel['ours'], per_voxel['GLMsingle'], seed=i))
                 d['C_minus_B'] = float(np.median(per_voxel['ours']['C']) - np.median(per_voxel['ours']['B']))
                 diffs.append(d)
         for name in per_voxel:                          # each variant against our default, paired over the same voxels
             if name in ('ours', 'GLMsingle') or 'ours' not in per_voxel: continue
-            v = dict(world=w.name, variant=name)
-            for k in 'BCD':
-                v[k], v[f'{k}_lo'], v[f'{k}_hi'] = paired_difference(per_voxel['ours'][k], per_voxel[name][k], seed=i)
-            variants.append(v)
+            variants.append(dict(world=w.name, variant=name, **paired_types(per_voxel['ours'], per_voxel[name], seed=i)))
         for r in rows[-len(cf) - gs:]: r.update(voxels=a.voxels, responsive=int(world['active'].sum()), volumes=T, trials=len(world['conditions']), seed=a.seed + i)
     df = pd.DataFrame(rows)
     cols = ['world', 'method', 'seconds', 'A', 'B', 'C', 'D', 'hrf_r', 'n_pcs', 'pool', 'pool_responsive', 'voxels', 'responsive', 'volumes', 'trials', 'seed']

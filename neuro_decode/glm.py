@@ -12,12 +12,13 @@ from scipy import stats, sparse
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['TYPES', 'FRACS', 'N_PCS', 'POOL_P', 'POOL_RULES', 'PC_VOXELS', 'GLM_VERSION', 'BETA_SCALE', 'GLMInputError',
-           'SessionDesign', 'check_design', 'read_design_tsv', 'drift_design', 'trial_design', 'repeat_pairs',
-           'zscore_stats', 'xval_badness', 'GLMResult', 'valid_voxels', 'condition_matrix', 'DesignProducts',
-           'tail_threshold', 'noise_pool', 'pc_voxels', 'choose_n_pcs', 'fracridge_chunk', 'rescale_to', 'fit_glm',
-           'toy_session', 'beta_recovery', 'fit_voxel_loop', 'Session', 'find_runs', 'load_session', 'write_session',
-           'glm_stamp', 'glm_params', 'glm_subject', 'glm_done', 'glm_accuracy']
+__all__ = ['TYPES', 'FRACS', 'N_PCS', 'POOL_P', 'POOL_RULES', 'PC_VOXELS', 'HRF_DESIGNS', 'GLM_VERSION', 'BETA_SCALE',
+           'GLMInputError', 'SessionDesign', 'check_design', 'read_design_tsv', 'drift_design', 'trial_design',
+           'repeat_pairs', 'zscore_stats', 'xval_badness', 'GLMResult', 'valid_voxels', 'condition_matrix',
+           'DesignProducts', 'tail_threshold', 'noise_pool', 'pc_voxels', 'choose_n_pcs', 'fracridge_chunk',
+           'rescale_to', 'check_rules', 'fit_glm', 'toy_session', 'beta_recovery', 'fit_voxel_loop', 'Session',
+           'find_runs', 'load_session', 'write_session', 'glm_stamp', 'glm_params', 'glm_subject', 'glm_done',
+           'glm_accuracy']
 
 # %% ../nbs/03_glm.ipynb #89cba578
 from .config import Config, ConfigError, get_config, check_subject, get_device, atomic_path, write_json, file_lock
@@ -326,19 +327,25 @@ def tail_threshold(v:np.ndarray,       # values, e.g. every voxel's on/off R2
                    max_n:int=200_000,   # values used at most (a random subset beyond)
                   )->float:
     """Where a mixture of two Gaussians fitted to `v` hands over from its lower to its upper component
-    (posterior 50/50): GLMsingle's automatic threshold between voxels without and with task signal."""
+    (posterior 50/50): GLMsingle's automatic threshold between voxels without and with task signal. As in
+    GLMsingle: three random starts, a tolerance of 1e-10 and at most 100 EM steps. The fit runs on `v`
+    standardised, so the threshold does not depend on the units of `v` (R2 as a fraction or in %)."""
     from sklearn.mixture import GaussianMixture
+    from sklearn.exceptions import ConvergenceWarning
     v = np.asarray(v, float)
     v = v[np.isfinite(v)]
     if len(v) < 10 or np.ptp(v) == 0: return float(np.median(v)) if len(v) else np.nan
     rng = np.random.default_rng(seed)
     if len(v) > max_n: v = rng.choice(v, max_n, replace=False)
-    gm = GaussianMixture(2, n_init=3, random_state=seed).fit(v[:, None])
+    mu, sd = v.mean(), v.std()
+    with warnings.catch_warnings():                          # 100 steps may stop short of 1e-10, as in GLMsingle
+        warnings.simplefilter('ignore', ConvergenceWarning)
+        gm = GaussianMixture(2, n_init=3, tol=1e-10, max_iter=100, random_state=seed).fit(((v - mu)/sd)[:, None])
     lo, hi = np.sort(gm.means_.ravel())
-    grid = np.linspace(lo, hi, 500)
+    grid = np.linspace(lo, hi, 1000)
     p_hi = gm.predict_proba(grid[:, None])[:, int(np.argmax(gm.means_.ravel()))]
     below = np.flatnonzero(p_hi <= 0.5)                     # the crossing nearest the upper mean
-    return float(grid[below[-1]] if len(below) else lo)
+    return float((grid[below[-1]] if len(below) else lo)*sd + mu)
 
 POOL_RULES = ('ftest', 'tail')   # ours; GLMsingle's
 PC_VOXELS = ('half', 'tail')     # ours; GLMsingle's
@@ -426,6 +433,14 @@ def rescale_to(beta:torch.Tensor, target:torch.Tensor)->torch.Tensor:
     return tm + slope*(beta - bm)
 
 # %% ../nbs/03_glm.ipynb #c7965dc9
+HRF_DESIGNS = ('conditions', 'trials')   # ours; GLMsingle's
+
+def check_rules(pool_rule:str='ftest', pc_rule:str='half', hrf_design:str='conditions'):
+    "Raise `GLMInputError` naming `fit_glm`'s argument if one of its rule switches is not a known value."
+    for name, value, known in (('pool_rule', pool_rule, POOL_RULES), ('pc_rule', pc_rule, PC_VOXELS),
+                               ('hrf_design', hrf_design, HRF_DESIGNS)):
+        if value not in known: raise GLMInputError(f"{name} {value!r}: expected one of {known}")
+
 def fit_glm(Y:np.ndarray,              # (T, V) time series of one session, runs concatenated (scanner units)
             design:SessionDesign,      # the session's design
             lib:np.ndarray|None=None,  # HRF library; `glm_library()` by default
@@ -447,6 +462,7 @@ def fit_glm(Y:np.ndarray,              # (T, V) time series of one session, runs
     Y = np.asarray(Y)
     if Y.ndim != 2: raise GLMInputError(f"{where}: time series of shape {Y.shape}; expected (volumes, voxels)")
     check_design(design, where, drift_period)
+    check_rules(pool_rule, pc_rule, hrf_design)
     if Y.shape[0] != design.n_vols:
         raise GLMInputError(f"{where}: {Y.shape[0]} volumes of data but the design has {design.n_vols} "
                          f"({len(design.run_lengths)} runs); expected the same length")
@@ -464,13 +480,11 @@ def fit_glm(Y:np.ndarray,              # (T, V) time series of one session, runs
     x_on = torch.as_tensor(trial_design(design, canonical_hrf()).sum(1), dtype=torch.float64, device=dev)
     x_on = x_on - W0 @ (W0.T @ x_on)
     onoff = (((x_on.float() @ Y0).double()**2/(x_on @ x_on))/tss).cpu().numpy()
-    if pc_rule not in PC_VOXELS: raise GLMInputError(f"pc_rule {pc_rule!r}: expected one of {PC_VOXELS}")
     thresh = tail_threshold(onoff) if 'tail' in (pool_rule, pc_rule) else None
     pool = noise_pool(onoff, design.n_vols - W0.shape[1] - 1, pool_p, where, pool_rule, mean, thresh)
     sec['on/off + pool'] = time.time() - t0; t = time.time()
     # 2. HRF library: type A and each voxel's HRF
     P = DesignProducts(design, lib, W0_host, dev)
-    if hrf_design not in ('conditions', 'trials'): raise GLMInputError(f"hrf_design {hrf_design!r}: expected 'conditions' or 'trials'")
     beta_A, r2_A, h_B = _choose_hrfs(Y0, tss, P, chunk, progress, canonical=P.canonical, trials=hrf_design == 'trials')
     sec['HRF library (A)'] = time.time() - t; t = time.time()
     # 3. noise components E, orthogonal to the drift; type B and the cross-validation of k
@@ -618,6 +632,7 @@ def fit_voxel_loop(Y:np.ndarray,            # (T, V) time series
                    hrf_design:str='conditions', # choose HRFs by the 'conditions' or the 'trials' design, as `fit_glm`
                   )->tuple: # (hrf_index (v,), betas (n_trials, v) % signal, r2 (v,))
     "Type B one voxel at a time with `numpy.linalg.lstsq`: the plain loop the benchmark compares with."
+    check_rules(hrf_design=hrf_design)
     lib = glm_library() if lib is None else lib
     voxels = np.arange(Y.shape[1]) if voxels is None else np.asarray(voxels)
     W0, M = drift_design(design, drift_period), condition_matrix(design)

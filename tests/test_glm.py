@@ -66,6 +66,10 @@ def test_tail_threshold_is_the_mixture_crossing():
     # equal widths, weights 2:1: the posteriors cross at (0 + 6)/2 + ln(2)/6
     assert abs(tail_threshold(v) - (3 + np.log(2)/6)) < 0.1
     assert abs(tail_threshold(v + 10) - (13 + np.log(2)/6)) < 0.1   # moves with the data
+    # and scales with it: R2 fractions have variances near 1e-7, far below sklearn's default covariance floor
+    assert abs(tail_threshold(1e-4*v)/1e-4 - (3 + np.log(2)/6)) < 0.1
+    r2 = np.r_[rng.chisquare(1, 3000)/1500, rng.uniform(.005, .05, 1000)]     # null voxels' on/off R2 and responsive ones
+    assert np.isclose(tail_threshold(100*r2)/100, tail_threshold(r2), rtol=0.02)   # R2 in % or as a fraction
     assert np.isnan(tail_threshold(np.array([np.nan, np.inf])))
 
 def test_glmsingle_pool_and_component_voxel_rules():
@@ -75,13 +79,18 @@ def test_glmsingle_pool_and_component_voxel_rules():
     pool = noise_pool(r2, 1000, rule='tail', mean=mean)
     assert pool[:250].all() and not pool[250:].any()                       # bright and below the threshold
     assert noise_pool(r2, 1000)[:300].all()                                # the F-test keeps dim silent voxels
-    assert (pc_voxels(np.zeros(400), pool, r2, 'tail') == (r2 > tail_threshold(r2))).all()
+    assert (pc_voxels(np.zeros(400), pool, r2, 'tail') == (np.arange(400) >= 300)).all()   # the responsive ones
     top = pc_voxels(np.zeros(400), pool, r2, 'tail', thresh=1.)            # nobody above: the 100 best by on/off R2
     assert top.sum() == 100 and top[300:].all()
     with pytest.raises(GLMInputError, match="expected one of"): noise_pool(r2, 1000, rule='gmm')
     Y, d, tr = toy_session(200, n_runs=4, n_vols=200, seed=5)
-    with pytest.raises(GLMInputError, match="pc_rule"): fit_glm(Y, d, pc_rule='median', progress=False, device='cpu')
+    for bad in (dict(pool_rule='gmm'), dict(pc_rule='median'), dict(hrf_design='runs')):
+        with pytest.raises(GLMInputError, match=f"{next(iter(bad))} '{next(iter(bad.values()))}': expected one of"):
+            fit_glm(Y, d, progress=False, device='cpu', **bad)
+    with pytest.raises(GLMInputError, match="hrf_design"): fit_voxel_loop(Y, d, voxels=[0], hrf_design='runs')
     res = fit_glm(Y, d, pool_rule='tail', pc_rule='tail', progress=False, device='cpu')
+    assert res.valid.all()
+    assert (res.pool == noise_pool(res.onoff_r2, 1, rule='tail', mean=res.mean_signal)).all()   # the fit uses the rule
     act = tr['active']
     assert not act[res.pool].any()                    # strong responses: GLMsingle's pool holds no responsive voxel either
     r = {t: np.median(beta_recovery(res.betas[t][:, act], tr['trial_betas'][:, act])) for t in 'AD'}

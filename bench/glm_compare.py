@@ -1,6 +1,6 @@
 """Our GLM against GLMsingle on the test worlds of `bench/glm_worlds.py`, in one process, one thread each.
 
-    python bench/glm_compare.py                      # every world, every variant of ours and (when installed) GLMsingle
+    python bench/glm_compare.py                      # every world, the ablation group of ours and (when installed) GLMsingle
     python bench/glm_compare.py --voxels 500 --worlds 0 2 --configs ours
     python bench/glm_compare.py --group compare --out bench/results/glm_compare.csv   # the table chapter 03 shows
 
@@ -95,17 +95,22 @@ def run_glmsingle(world:dict)->dict:
         os.chdir(out)                   # figuredir=None: no figures, but it makes an empty folder in the working directory
         try:
             t = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):     # its diagnostics, hundreds of lines per fit
+            with contextlib.redirect_stdout(io.StringIO()) as log:   # its diagnostics, hundreds of lines per fit
                 res = GLM_single(opt).fit(design, data, STIM_S, tr, outputdir=os.path.join(out, 'out'), figuredir=None)
             s = time.perf_counter() - t
         finally: os.chdir(here)
+    import re
+    from neuro_decode.glm import tail_threshold
+    found = re.search(r'Setting brain R2 threshold to ([0-9.eE+-]+)', log.getvalue())
+    tails = dict(tail_threshold=float(found.group(1)) if found else np.nan,        # its own, in % R2
+                 tail_threshold_ours=tail_threshold(np.asarray(res['typea']['onoffR2']).ravel()))   # ours on its on/off R2
     key = {'B': 'typeb', 'C': 'typec', 'D': 'typed'}      # its type A is the on/off model: one beta per voxel, not per trial
     betas = {k: np.asarray(res[v]['betasmd']).reshape(Y.shape[1], -1).T for k, v in key.items()}
     lib = np.loadtxt(GLMSINGLE_TSV, ndmin=2).T if GLMSINGLE_TSV.exists() else None
     hidx = np.asarray(res['typed']['HRFindex']).reshape(-1).astype(int)
     pcs = res['typed'].get('pcnum', np.nan)
     sc, r = score(betas, world, None if lib is None else lib[hidx], 0.1)
-    return dict(seconds=s, n_pcs=int(np.asarray(pcs).reshape(-1)[0]) if np.size(pcs) else -1, **sc), r
+    return dict(seconds=s, n_pcs=int(np.asarray(pcs).reshape(-1)[0]) if np.size(pcs) else -1, **tails, **sc), r
 
 def gamma_family(lo:float, hi:float, n:int=20, shape:float=8., undershoot:float=0.)->np.ndarray:
     "`n` double-gamma HRFs peaking `lo`..`hi` s: `neuro_decode.hrf.hrf_library` with those settings."
@@ -195,7 +200,8 @@ def main(argv=None):
             variants.append(dict(world=w.name, variant=name, **paired_types(per_voxel['ours'], per_voxel[name], seed=i)))
         for r in rows[-len(cf) - gs:]: r.update(voxels=a.voxels, responsive=int(world['active'].sum()), volumes=T, trials=len(world['conditions']), seed=a.seed + i)
     df = pd.DataFrame(rows)
-    cols = ['world', 'method', 'seconds', 'A', 'B', 'C', 'D', 'hrf_r', 'n_pcs', 'pool', 'pool_responsive', 'voxels', 'responsive', 'volumes', 'trials', 'seed']
+    cols = ['world', 'method', 'seconds', 'A', 'B', 'C', 'D', 'hrf_r', 'n_pcs', 'pool', 'pool_responsive', 'tail_threshold',
+            'tail_threshold_ours', 'voxels', 'responsive', 'volumes', 'trials', 'seed']
     df = df[[c for c in cols if c in df]]
     print(df.round(3).to_markdown(index=False))
     dd = pd.DataFrame(diffs)
@@ -210,7 +216,9 @@ def main(argv=None):
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         df.round(4).to_csv(a.out, index=False)
         for tab, suffix in ((dd, '_diff'), (dv, '_variants')):
-            if len(tab): tab.round(4).to_csv(Path(a.out).with_name(Path(a.out).stem + suffix + '.csv'), index=False)
+            f = Path(a.out).with_name(Path(a.out).stem + suffix + '.csv')
+            if len(tab): tab.round(4).to_csv(f, index=False)
+            else: f.unlink(missing_ok=True)                 # no stale table from an earlier run beside this one
     return df, dd
 
 if __name__ == '__main__': main()

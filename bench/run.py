@@ -31,8 +31,9 @@ if '{device}' == 'cuda': EXTRA['peak_gpu_GB'] = round(torch.cuda.max_memory_allo
 GLM_LOOP = """import numpy as np
 from neuro_decode.glm import toy_session, fit_voxel_loop
 Y, d, tr = toy_session({n}, n_runs=6, n_vols=300, seed=0)
-t = time.perf_counter()
-fit_voxel_loop(Y, d, np.arange({k}))"""
+t_fit = time.perf_counter()
+fit_voxel_loop(Y, d, np.arange({k}))
+EXTRA = dict(fit_s=round(time.perf_counter() - t_fit, 2))"""
 # ridge at CLIP-vision scale: one fit for all 257 x 768 outputs vs brain-diffuser's loop of one Ridge per token
 RIDGE_DATA = """import numpy as np
 from sklearn.linear_model import Ridge
@@ -228,11 +229,11 @@ def main(only:list|None=None, out:str|None=None):
             for dev in devices:
                 s, extra = add(f'GLM types A-D, {n} voxels x 6 runs x 300 vols, {dev}',
                                GLM_FIT.format(n=n, device=dev, runs=6, vols=300, tr=4/3), d)
-                rows[-1].update(fit_s=extra['fit_s'], voxels_per_s=round(n/extra['fit_s']))
+                rows[-1].update(extra, voxels_per_s=round(n/extra['fit_s']))
                 glm_acc.append(dict(voxels=n, device=dev, **extra))
             k = 20
-            s, _ = add(f'per-voxel loop, type B only, {k} of {n} voxels', GLM_LOOP.format(n=n, k=k), d)
-            rows[-1].update(voxels_per_s=round(k/s, 1), extrapolated_s=round(s*n/k))
+            s, extra = add(f'per-voxel loop, type B only, {k} of {n} voxels', GLM_LOOP.format(n=n, k=k), d)
+            rows[-1].update(extra, voxels_per_s=round(k/extra['fit_s'], 1), extrapolated_s=round(extra['fit_s']*n/k))
     if want('glm-nsd'):                                 # the whole session: 150,000 voxels on a GPU, a slice of them on the CPU
         with tempfile.TemporaryDirectory() as d:
             for dev, n in [('cpu', 10000)] + ([('cuda', 150000)] if torch.cuda.is_available() else []):

@@ -324,12 +324,15 @@ def _pc_sweep(G:torch.Tensor,   # (n, n) Gram matrix of the drift-free design
 # %% ../nbs/03_glm.ipynb #5d1e6ad4
 def tail_threshold(v:np.ndarray,       # values, e.g. every voxel's on/off R2
                    seed:int=0,          # the mixture's random starts and subsample
-                   max_n:int=200_000,   # values used at most (a random subset beyond)
+                   max_n:int=1_000_000, # values used at most (a random subset beyond), as GLMsingle
                   )->float:
     """Where a mixture of two Gaussians fitted to `v` hands over from its lower to its upper component
     (posterior 50/50): GLMsingle's automatic threshold between voxels without and with task signal. As in
-    GLMsingle: three random starts, a tolerance of 1e-10 and at most 100 EM steps. The fit runs on `v`
-    standardised, so the threshold does not depend on the units of `v` (R2 as a fraction or in %)."""
+    GLMsingle's `findtailthreshold`: three random starts, a tolerance of 1e-10, at most 100 EM steps. Unlike
+    it: the fit runs on `v` standardised (with scikit-learn's variance floor of 1e-6 in those units; GLMsingle
+    has none), so the threshold does not depend on the units of `v` (R2 as a fraction or in %); and the
+    crossing is looked for on 1,000 points between the two means, the one nearest the upper mean (GLMsingle:
+    500 points over a robust range of `v`, scanned from the right for the component that wins there)."""
     from sklearn.mixture import GaussianMixture
     from sklearn.exceptions import ConvergenceWarning
     v = np.asarray(v, float)

@@ -72,6 +72,24 @@ def test_tail_threshold_is_the_mixture_crossing():
     assert np.isclose(tail_threshold(100*r2)/100, tail_threshold(r2), rtol=0.02)   # R2 in % or as a fraction
     assert np.isnan(tail_threshold(np.array([np.nan, np.inf])))
 
+def glmsingle_style_threshold(v, seed=0):
+    "A reference written from GLMsingle's findtailthreshold: raw values, no variance floor, 500 points over the data's range."
+    from sklearn.mixture import GaussianMixture
+    gm = GaussianMixture(2, n_init=3, tol=1e-10, reg_covar=0, random_state=seed).fit(v[:, None])
+    grid = np.linspace(min(np.percentile(v, 1), gm.means_.min()), max(np.percentile(v, 99), gm.means_.max()), 500)
+    post = gm.predict_proba(grid[:, None])
+    right = int(post[-1, 1] > 0.5)                          # the component that wins at the right end
+    return grid[np.flatnonzero(post[:, right] <= 0.5)[-1]]
+
+@pytest.mark.filterwarnings('ignore::sklearn.exceptions.ConvergenceWarning')
+def test_tail_threshold_matches_glmsingles_rule():
+    rng = np.random.default_rng(5)
+    for n_null, n_resp, hi in ((3000, 1000, .05), (1500, 2500, .2), (6000, 300, .02)):
+        r2 = 100*np.r_[rng.chisquare(1, n_null)/1500, rng.uniform(.004, hi, n_resp)]   # on/off R2 in %, as GLMsingle has it
+        ref, ours = glmsingle_style_threshold(r2), 100*tail_threshold(r2/100)       # ours on fractions, as fit_glm has them
+        step = (np.percentile(r2, 99) - np.percentile(r2, 1))/499      # the reference's grid spacing
+        assert abs(ours - ref) < max(0.05*ref, 2*step), (ours, ref)
+
 def test_glmsingle_pool_and_component_voxel_rules():
     rng = np.random.default_rng(4)
     r2 = np.r_[rng.uniform(0, .002, 300), rng.uniform(.2, .4, 100)]          # 300 silent voxels, 100 responsive

@@ -143,6 +143,7 @@ GROUPS = {   # the variants each results file holds: bench/results/glm_<group>.c
     'ablation': 'those and each departure from GLMsingle switched off in turn, then all together',
     'rules': 'the default and GLMsingle\'s noise-pool and component-voxel rules (chosen on seeds 0-7)',
     'candidates': 'the default, its previous library, GLMsingle\'s library and the candidate libraries (seeds 0-7)',
+    'drift': 'the default drift rule (GLMsingle\'s: one polynomial degree per 2 minutes of run) against one per 1 and per 4 minutes',
 }
 
 def configs(group:str='ablation')->dict:
@@ -157,7 +158,9 @@ def configs(group:str='ablation')->dict:
                                                                                pool_rule='tail', pc_rule='tail')}
     if group not in GROUPS: raise ValueError(f"group {group!r}: expected one of {list(GROUPS)}")
     return {'compare': base, 'ablation': {**base, **departures}, 'rules': {'ours': {}, **rules},
-            'candidates': {**base, **{k: dict(lib=gamma_family(**v)) for k, v in CANDIDATES.items()}}}[group]
+            'candidates': {**base, **{k: dict(lib=gamma_family(**v)) for k, v in CANDIDATES.items()}},
+            'drift': {'ours': {}, 'ours, one drift degree per minute of run': dict(drift_period=60.),
+                      'ours, one drift degree per 4 minutes of run': dict(drift_period=240.)}}[group]
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])

@@ -35,7 +35,7 @@ def test_committed_results_hold_their_group():
     "Each file in bench/results/ is what its documented command writes: the variants of one group (chapter 03)."
     optional = {'GLMsingle', "ours + GLMsingle's library"}     # GLMsingle's rows and library need it or its file here
     for group, name in (('compare', 'glm_compare'), ('ablation', 'glm_ablation'), ('rules', 'glm_rules_selection'),
-                        ('candidates', 'glm_candidates')):
+                        ('candidates', 'glm_candidates'), ('drift', 'glm_drift_selection')):
         df = pd.read_csv(ROOT/'bench'/'results'/f'{name}.csv')
         assert set(df.method) - optional == set(glm_compare.configs(group)) - optional, name
         assert df.groupby('world').size().nunique() == 1 and df.world.nunique() == len(glm_compare.WORLDS), name

@@ -15,7 +15,7 @@ volume, as its users do without resampling their data.
 """
 import os
 for _v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'): os.environ[_v] = '1'
-import argparse, contextlib, io, sys, time, tempfile, warnings
+import argparse, contextlib, io, re, sys, time, tempfile, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 
@@ -99,7 +99,6 @@ def run_glmsingle(world:dict)->dict:
                 res = GLM_single(opt).fit(design, data, STIM_S, tr, outputdir=os.path.join(out, 'out'), figuredir=None)
             s = time.perf_counter() - t
         finally: os.chdir(here)
-    import re
     from neuro_decode.glm import tail_threshold
     found = re.search(r'Setting brain R2 threshold to ([0-9.eE+-]+)', log.getvalue())
     tails = dict(tail_threshold=float(found.group(1)) if found else np.nan,        # its own, in % R2
@@ -147,20 +146,22 @@ GROUPS = {   # the variants each results file holds: bench/results/glm_<group>.c
 }
 
 def configs(group:str='ablation')->dict:
-    "Our GLM's variants in one of `GROUPS`, name -> keyword arguments of `run_ours`."
+    "Our GLM's variants in one of `GROUPS`, name -> keyword arguments of `run_ours` (only that group's libraries are made)."
     from neuro_decode.hrf import read_hrf_library
-    base = {'ours': {}, 'ours, previous library (peaks 4-7 s, shape 8)': dict(lib=gamma_family(4., 7.))}
-    if GLMSINGLE_TSV.exists(): base["ours + GLMsingle's library"] = dict(lib=read_hrf_library(GLMSINGLE_TSV))
-    rules = {POOL_TAIL: dict(pool_rule='tail'), PC_TAIL: dict(pc_rule='tail')}
-    departures = {'ours without step 4 (HRF not chosen again after denoising)': dict(rechoose=False),
-                  "ours, HRFs chosen on the single-trial design (GLMsingle's way)": dict(hrf_design='trials'), **rules,
-                  "ours with all four of GLMsingle's rules (our library)": dict(rechoose=False, hrf_design='trials',
-                                                                               pool_rule='tail', pc_rule='tail')}
     if group not in GROUPS: raise ValueError(f"group {group!r}: expected one of {list(GROUPS)}")
-    return {'compare': base, 'ablation': {**base, **departures}, 'rules': {'ours': {}, **rules},
-            'candidates': {**base, **{k: dict(lib=gamma_family(**v)) for k, v in CANDIDATES.items()}},
-            'drift': {'ours': {}, 'ours, one drift degree per minute of run': dict(drift_period=60.),
-                      'ours, one drift degree per 4 minutes of run': dict(drift_period=240.)}}[group]
+    rules = {POOL_TAIL: dict(pool_rule='tail'), PC_TAIL: dict(pc_rule='tail')}
+    if group == 'rules': return {'ours': {}, **rules}
+    if group == 'drift': return {'ours': {}, 'ours, one drift degree per minute of run': dict(drift_period=60.),
+                                 'ours, one drift degree per 4 minutes of run': dict(drift_period=240.)}
+    out = {'ours': {}, 'ours, previous library (peaks 4-7 s, shape 8)': dict(lib=gamma_family(4., 7.))}
+    if GLMSINGLE_TSV.exists(): out["ours + GLMsingle's library"] = dict(lib=read_hrf_library(GLMSINGLE_TSV))
+    if group == 'ablation':
+        out.update({'ours without step 4 (HRF not chosen again after denoising)': dict(rechoose=False),
+                    "ours, HRFs chosen on the single-trial design (GLMsingle's way)": dict(hrf_design='trials'), **rules,
+                    "ours with all four of GLMsingle's rules (our library)": dict(rechoose=False, hrf_design='trials',
+                                                                                 pool_rule='tail', pc_rule='tail')})
+    if group == 'candidates': out.update({k: dict(lib=gamma_family(**v)) for k, v in CANDIDATES.items()})
+    return out
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])

@@ -15,8 +15,8 @@ from tqdm import tqdm
 __all__ = ['TYPES', 'FRACS', 'N_PCS', 'POOL_P', 'POOL_RULES', 'PC_VOXELS', 'HRF_DESIGNS', 'GLM_VERSION', 'BETA_SCALE',
            'GLMInputError', 'SessionDesign', 'check_design', 'read_design_tsv', 'drift_design', 'trial_design',
            'repeat_pairs', 'zscore_stats', 'xval_badness', 'GLMResult', 'valid_voxels', 'condition_matrix',
-           'DesignProducts', 'tail_threshold', 'noise_pool', 'pc_voxels', 'choose_n_pcs', 'fracridge_chunk',
-           'rescale_to', 'check_rules', 'fit_glm', 'toy_session', 'beta_recovery', 'fit_voxel_loop', 'Session',
+           'DesignProducts', 'tail_threshold', 'check_rules', 'noise_pool', 'pc_voxels', 'choose_n_pcs',
+           'fracridge_chunk', 'rescale_to', 'fit_glm', 'toy_session', 'beta_recovery', 'fit_voxel_loop', 'Session',
            'find_runs', 'load_session', 'write_session', 'glm_stamp', 'glm_params', 'glm_subject', 'glm_done',
            'glm_accuracy']
 
@@ -352,6 +352,14 @@ def tail_threshold(v:np.ndarray,       # values, e.g. every voxel's on/off R2
 
 POOL_RULES = ('ftest', 'tail')   # ours; GLMsingle's
 PC_VOXELS = ('half', 'tail')     # ours; GLMsingle's
+HRF_DESIGNS = ('conditions', 'trials')   # ours; GLMsingle's
+
+def check_rules(pool_rule:str='ftest', pc_rule:str='half', hrf_design:str='conditions'):
+    "Raise `GLMInputError` naming `fit_glm`'s argument if one of its rule switches is not a known value."
+    for name, value, known in (('pool_rule', pool_rule, POOL_RULES), ('pc_rule', pc_rule, PC_VOXELS),
+                               ('hrf_design', hrf_design, HRF_DESIGNS)):
+        if value not in known: raise GLMInputError(f"{name} {value!r}: expected one of {known}")
+
 
 def noise_pool(onoff_r2:np.ndarray, # (V,) R2 of the on/off model
                dof:int,             # residual degrees of freedom of that model
@@ -364,7 +372,7 @@ def noise_pool(onoff_r2:np.ndarray, # (V,) R2 of the on/off model
     """The noise pool. 'ftest': voxels whose on/off fit is not significant (F-test, p > `pool_p`). 'tail'
     (GLMsingle): voxels brighter than a tenth of the 99th percentile of the mean signal whose on/off R2 is below
     the tail threshold. Either way the weakest 10% if fewer than 20 voxels qualify."""
-    if rule not in POOL_RULES: raise GLMInputError(f"pool_rule {rule!r}: expected one of {POOL_RULES}")
+    check_rules(pool_rule=rule)
     if rule == 'ftest':
         F = onoff_r2/np.maximum(1 - onoff_r2, 1e-12)*dof
         pool = stats.f.sf(F, 1, dof) > pool_p
@@ -385,7 +393,7 @@ def pc_voxels(r2_b:np.ndarray,     # (V,) R2 of type B (no noise components)
     """The voxels whose cross-validation chooses the number of noise components. 'half': outside the pool, the
     better half by type B's R2 (all voxels if fewer than 10 are outside). 'tail' (GLMsingle): on/off R2 above
     the tail threshold (the 100 best by on/off R2 if none)."""
-    if rule not in PC_VOXELS: raise GLMInputError(f"pc_rule {rule!r}: expected one of {PC_VOXELS}")
+    check_rules(pc_rule=rule)
     if rule == 'half':
         return (~pool) & (r2_b >= np.quantile(r2_b[~pool], .5)) if (~pool).sum() >= 10 else np.ones(len(pool), bool)
     sel = onoff_r2 > (tail_threshold(onoff_r2) if thresh is None else thresh)
@@ -436,14 +444,6 @@ def rescale_to(beta:torch.Tensor, target:torch.Tensor)->torch.Tensor:
     return tm + slope*(beta - bm)
 
 # %% ../nbs/03_glm.ipynb #c7965dc9
-HRF_DESIGNS = ('conditions', 'trials')   # ours; GLMsingle's
-
-def check_rules(pool_rule:str='ftest', pc_rule:str='half', hrf_design:str='conditions'):
-    "Raise `GLMInputError` naming `fit_glm`'s argument if one of its rule switches is not a known value."
-    for name, value, known in (('pool_rule', pool_rule, POOL_RULES), ('pc_rule', pc_rule, PC_VOXELS),
-                               ('hrf_design', hrf_design, HRF_DESIGNS)):
-        if value not in known: raise GLMInputError(f"{name} {value!r}: expected one of {known}")
-
 def fit_glm(Y:np.ndarray,              # (T, V) time series of one session, runs concatenated (scanner units)
             design:SessionDesign,      # the session's design
             lib:np.ndarray|None=None,  # HRF library; `glm_library()` by default

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 SIMULATE = "from neuro_decode.simulate import simulate_nsd; simulate_nsd(D+'/sim', '{preset}', progress=False)"
-GLM_SUBJECT = "from neuro_decode.glm import glm_subject; glm_subject(D+'/sim', 1, progress=False)"
+GLM_SUBJECT = "from neuro_decode.glm import glm_subject; glm_subject(D+'/sim', 1, out_root=D+'/sim', into_dataset=True, progress=False)"
 # one synthetic session (`toy_session`) of {n} voxels x {runs} runs x {vols} volumes: made first, then only the fit is
 # timed (fit_s); 6 x 300 is the size GLMsingle is usually quoted at, 12 x 226 is one NSD session (TR 1.333 s both)
 GLM_FIT = """import numpy as np, torch
@@ -193,6 +193,26 @@ t = time.perf_counter()
 train_network('gru', X, Y, TrainConfig(max_epochs=2, refit=False), device='{device}', progress=False)
 EXTRA = dict(samples_per_s=round(2*576/(time.perf_counter() - t), 1))"""
 PREPARE = "from neuro_decode.nsd import prepare_subject; prepare_subject(D+'/sim', 1, D+'/run-{fmt}', fmt='{fmt}', progress=False)"
+# an NSD-shaped subject 1 (81 x 104 x 83 volume, 15,724 nsdgeneral voxels, 750 trials a session, the 73,000-image stimulus file
+# written sparsely, int16 betas in .nii.gz and .hdf5): written, then two sessions prepared and their features extracted
+NSD_SHAPED_WRITE = "from neuro_decode.simulate import write_nsd_shaped, NSDShape; write_nsd_shaped(D+'/nsd', NSDShape(sessions=2), progress=False)"
+NSD_SHAPED_PREP = """from neuro_decode.nsd import prepare_subject, load_prep
+p = load_prep(prepare_subject(D+'/nsd', 1, D+'/run-{fmt}', [1, 2], fmt='{fmt}', progress=False))
+EXTRA = dict(train=len(p.train_ids), test=len(p.test_ids), voxels=p.train_betas.shape[1], trials=int(p.attrs['n_trials']))"""
+NSD_SHAPED_FEATURES = """import h5py, numpy as np
+from pathlib import Path
+from neuro_decode.clip import extract_features
+files = extract_features(D+'/run-hdf5', (15, 31), progress=False, dtype='{dtype}')
+EXTRA = dict(images=0, values=0, bytes=0)
+for n, f in files.items():
+    with h5py.File(f) as h:
+        d = h['latents' if 'latents' in h else 'embeddings']; EXTRA['images'] = d.shape[0]; EXTRA['values'] += int(np.prod(d.shape))
+    EXTRA['bytes'] += Path(f).stat().st_size
+import shutil; shutil.rmtree(D+'/run-hdf5/features')"""
+# the values per image of the real models' features (VDVAE ImageNet-64: 13,344 and 91,168 latents; VD's CLIP ViT-L/14: 77 x 768 text
+# and 257 x 768 vision tokens), and the images of a full NSD run of subjects 1, 2, 5 and 7 (1,000 shared + 4 x 9,000)
+NSD_VALUES_PER_IMAGE = 13_344 + 91_168 + 77*768 + 257*768
+NSD_RUN_IMAGES = 1_000 + 4*9_000
 
 def measure(code:str, d:str)->tuple:
     "Run `code` in a fresh Python with `D` = folder `d`; return (seconds, peak RSS in MB)."
@@ -202,7 +222,7 @@ def measure(code:str, d:str)->tuple:
     out = subprocess.run([sys.executable, '-c', src], capture_output=True, text=True, check=True).stdout
     return tuple(json.loads(out.strip().splitlines()[-1]))
 
-GROUPS = ('simulate', 'glm', 'glm-nsd', 'ridge', 'himalaya', 'nsd', 'nsd-cv', 'features', 'stage2', 'metrics', 'run', 'gru')
+GROUPS = ('simulate', 'glm', 'glm-nsd', 'ridge', 'himalaya', 'nsd', 'nsd-cv', 'nsd-shaped', 'features', 'stage2', 'metrics', 'run', 'gru')
 
 def main(only:list|None=None, out:str|None=None):
     "Run every benchmark, or only the groups named in `only` (`GROUPS`); with `out`, also write the table there as CSV."
@@ -271,6 +291,20 @@ def main(only:list|None=None, out:str|None=None):
                 if q == 91168:
                     s_cv, extra = add('ridge alpha by exact 5-fold cross-validation, 8 alphas, 4,096 scored outputs, one eigendecomposition', NSD_CV, d)
                     rows[-1].update(best_alpha=extra['best_alpha'], plain_fits=round(s_cv/s, 2))
+    if want('nsd-shaped'):
+        with tempfile.TemporaryDirectory(dir=os.environ.get('BENCH_TMP')) as d:
+            add('write an NSD-shaped subject 1: 2 sessions x 750 trials, 81 x 104 x 83, betas .nii.gz + .hdf5, sparse 73,000-image stimuli',
+                NSD_SHAPED_WRITE, d)
+            rows[-1]['dataset_GB'] = round(sum(p.stat().st_blocks*512 for p in Path(d).rglob('*') if p.is_file())/1e9, 2)
+            for fmt in ('hdf5', 'nii.gz'):
+                s, extra = add(f'prepare 2 NSD-shaped sessions (1,500 trials x 15,724 voxels), betas as {fmt}', NSD_SHAPED_PREP.format(fmt=fmt), d)
+                rows[-1].update(extra)
+            for dtype in ('float32', 'float16'):
+                s, extra = add(f'features of those images (bundled VDVAE L15 + L31, small CLIP text + vision), {dtype}',
+                               NSD_SHAPED_FEATURES.format(dtype=dtype), d)
+                per_value = extra['bytes']/extra['values']                  # bytes a stored value takes, HDF5 overhead included
+                rows[-1].update(images=extra['images'], bytes_per_value=round(per_value, 3),
+                                full_nsd_run_features_GB=round(per_value*NSD_VALUES_PER_IMAGE*NSD_RUN_IMAGES/1e9, 1))
     if want('features'):
         with tempfile.TemporaryDirectory() as d:
             for n in (128, 1024):

@@ -11,11 +11,12 @@ import numpy as np, torch
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['VD_TEXT_TOKENS', 'VD_IMAGE_TOKENS', 'VD_PARTS', 'VD_ORIGIN', 'VD_FOLDER', 'BUNDLED_VD', 'write_clip_tokenizer',
-           'ClipEncoders', 'load_vd_encoders', 'preprocess_clip', 'vd_text_tokens', 'vd_image_tokens',
-           'text_embeddings', 'vision_embeddings', 'small_clip_configs', 'new_small_encoders', 'save_vd_encoders',
-           'small_eval_clip', 'EvalClip', 'load_eval_clip', 'eval_image_embeddings', 'vdvae_model', 'vd_encoders',
-           'feature_models', 'run_images', 'extract_features', 'write_features', 'FeatureReader']
+__all__ = ['VD_TEXT_TOKENS', 'VD_IMAGE_TOKENS', 'VD_PARTS', 'VD_ORIGIN', 'VIT_L14', 'LAION_MEAN', 'LAION_STD', 'VD_FOLDER',
+           'BUNDLED_VD', 'FEATURE_DTYPES', 'write_clip_tokenizer', 'ClipEncoders', 'load_vd_encoders',
+           'preprocess_clip', 'vd_text_tokens', 'vd_image_tokens', 'text_embeddings', 'vision_embeddings',
+           'small_clip_configs', 'new_small_encoders', 'save_vd_encoders', 'small_eval_clip', 'EvalClip',
+           'read_state_dict', 'eval_clip_arch', 'load_eval_clip', 'eval_image_embeddings', 'vdvae_model', 'vd_encoders',
+           'feature_models', 'run_has_captions', 'run_images', 'extract_features', 'write_features', 'FeatureReader']
 
 # %% ../nbs/06_clip.ipynb #f63ae242
 from .config import ConfigError, get_device
@@ -198,30 +199,53 @@ class EvalClip:
     source:str = ''
     def __repr__(self): return f"EvalClip({self.source}, {self.size}px)"
 
-def load_eval_clip(path:str|Path,        # our small model (.safetensors) or open_clip ViT-L-14 weights (a state dict)
-                   device:str|None=None)->EvalClip:
-    "The evaluation CLIP from a weights file; a `WeightsError` naming the file when it is missing or wrong."
-    import open_clip
-    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+VIT_L14 = {'visual.conv1.weight': (1024, 3, 14, 14), 'visual.positional_embedding': (257, 1024), 'visual.proj': (1024, 768),
+           'text_projection': (768, 768), 'positional_embedding': (77, 768), 'token_embedding.weight': (49408, 768)}
+LAION_MEAN = LAION_STD = (0.5, 0.5, 0.5)        # open_clip's preprocessing for its LAION-2B ViT-L/14
+
+def read_state_dict(path:str|Path, what:str='a state dict')->dict:
+    "A state dict from safetensors or a torch file (weights_only: never unpickling code), keys without 'module.'."
+    from neuro_decode.vdvae import WeightsError
     path = Path(path)
-    if not path.exists():
-        raise WeightsError(f"{path}: missing; expected open_clip ViT-L-14 'openai' weights (open_clip.create_model('ViT-L-14', "
-                           "pretrained='openai') caches them) or the bundled eval_clip_small.safetensors")
-    small = path.suffix == '.safetensors'
-    model = small_eval_clip() if small else open_clip.create_model('ViT-L-14', pretrained=None)
+    if not path.exists(): raise WeightsError(f"{path}: missing; expected {what}")
     try:
-        if small:
+        head = path.open('rb').read(16)
+        if path.suffix == '.safetensors' or (len(head) > 8 and head[8:9] == b'{'):    # safetensors: 8-byte length, then JSON
             from safetensors.torch import load_file
             sd = load_file(str(path))
         else: sd = torch.load(path, map_location='cpu', weights_only=True)
-        sd = sd.get('state_dict', sd) if isinstance(sd, dict) else sd
-        sd = {k[len('module.'):] if k.startswith('module.') else k: v.float() for k, v in sd.items()}
-        model.load_state_dict(sd)
     except Exception as e:
-        raise WeightsError(f"{path}: unreadable or not an open_clip {'small CLIP' if small else 'ViT-L-14'} state dict "
-                           f"({type(e).__name__}: {str(e)[:200]})") from None
+        raise WeightsError(f"{path}: unreadable or not {what} ({type(e).__name__}: {str(e)[:160]})") from None
+    if isinstance(sd, dict) and isinstance(sd.get('state_dict'), dict): sd = sd['state_dict']
+    if not isinstance(sd, dict): raise WeightsError(f"{path}: holds a {type(sd).__name__}; expected {what}")
+    return {k[7:] if k.startswith('module.') else k: v for k, v in sd.items()}
+
+def eval_clip_arch(sd:dict)->str|None:
+    "'small' (our bundled model), 'ViT-L-14' (OpenAI's or LAION's) or None, from the tensors' shapes."
+    shapes = {k: tuple(v.shape) for k, v in sd.items()}
+    if shapes == {k: tuple(v.shape) for k, v in small_eval_clip().state_dict().items()}: return 'small'
+    if all(shapes.get(k) == v for k, v in VIT_L14.items()): return 'ViT-L-14'
+    return None
+
+def load_eval_clip(path:str|Path,          # a CLIP state dict: our small model, or open_clip ViT-L/14 weights
+                   device:str|None=None,
+                   quick_gelu:bool=True,     # ViT-L/14: QuickGELU, as OpenAI's weights need; False for LAION's (GELU)
+                  )->EvalClip:
+    "The evaluation CLIP a weights file holds, recognised by its contents; a `WeightsError` naming the file when it is none."
+    import open_clip
+    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+    from neuro_decode.vdvae import WeightsError
+    sd = read_state_dict(path, "open_clip ViT-L/14 weights or the bundled eval_clip_small.safetensors")
+    arch = eval_clip_arch(sd)
+    if arch is None:
+        raise WeightsError(f"{path}: not a CLIP we know (visual.conv1.weight {tuple(sd['visual.conv1.weight'].shape) if 'visual.conv1.weight' in sd else 'absent'}); "
+                           "expected open_clip ViT-L/14 weights or the bundled small eval CLIP")
+    model = small_eval_clip() if arch == 'small' else open_clip.create_model('ViT-L-14-quickgelu' if quick_gelu else 'ViT-L-14', pretrained=None)
+    try: model.load_state_dict({k: v.float() for k, v in sd.items()})
+    except RuntimeError as e: raise WeightsError(f"{path}: does not match open_clip {arch} ({str(e)[:200]})") from None
     size = model.visual.image_size[0] if isinstance(model.visual.image_size, (tuple, list)) else model.visual.image_size
-    return EvalClip(model.to(get_device(device)).eval(), int(size), OPENAI_DATASET_MEAN, OPENAI_DATASET_STD, str(path))
+    mean, std = (OPENAI_DATASET_MEAN, OPENAI_DATASET_STD) if arch == 'small' or quick_gelu else (LAION_MEAN, LAION_STD)
+    return EvalClip(model.to(get_device(device)).eval(), int(size), mean, std, str(path))
 
 @torch.no_grad()
 def eval_image_embeddings(ec:EvalClip, images:np.ndarray, batch:int=64)->np.ndarray:
@@ -269,6 +293,11 @@ def feature_models(weights_dir:str|Path|None=None, device:str|None=None)->tuple:
     enc, s2 = vd_encoders(weights_dir, device)
     return vd, enc, {'vdvae': s1, 'vd_clip': s2}
 
+def run_has_captions(run_dir:str|Path)->bool:
+    "Whether every prepared subject of a run has captions (prepared without `--no-captions`): text embeddings are computed only then."
+    from neuro_decode.nsd import load_prep
+    return all(bool(load_prep(p).attrs.get('captions', True)) for p in sorted(Path(run_dir).glob('sub-*/prep.h5')))
+
 def run_images(run_dir:str|Path)->tuple:
     "(ids, captions, data_root) of every image the prepared subjects of a run use."
     from neuro_decode.nsd import load_prep
@@ -284,15 +313,18 @@ def run_images(run_dir:str|Path)->tuple:
     return u, [caps[i] for i in u], Path(roots.pop())
 
 # %% ../nbs/06_clip.ipynb #3b8c8bb1
-def _feature_state(path:Path, ids:np.ndarray, src:dict)->str:
-    "'ok', 'missing' (absent, unreadable or for other images) or 'other' (made by another model)."
+FEATURE_DTYPES = ('float32', 'float16')   # float16 halves the disk (CLIP vision of 37,000 NSD images: 29 GB -> 15 GB)
+
+def _feature_state(path:Path, ids:np.ndarray, src:dict, dtype:str|None=None)->str:
+    "'ok', 'missing' (absent, unreadable, for other images or in another dtype than one asked for) or 'other' (made by another model)."
     import h5py
     from neuro_decode.config import read_source, same_source
     if not path.exists(): return 'missing'
     try:
         with h5py.File(path, 'r') as f:
             if not same_source(read_source(f.attrs.get('model_source')), src): return 'other'
-            return 'ok' if np.array_equal(f['ids'][()], ids) else 'missing'
+            d = f['latents' if 'latents' in f else 'embeddings']
+            return 'ok' if np.array_equal(f['ids'][()], ids) and (dtype is None or d.dtype == np.dtype(dtype)) else 'missing'
     except (OSError, KeyError): return 'missing'
 
 def _chunks(shape:tuple)->tuple:
@@ -300,13 +332,13 @@ def _chunks(shape:tuple)->tuple:
     if len(shape) == 2: return (min(shape[0], 64), min(shape[1], 4096))
     return (min(shape[0], 64), min(shape[1], 16), shape[2])
 
-def _open_feature(stack:'contextlib.ExitStack', path:Path, name:str, shape:tuple, ids:np.ndarray, src:dict, **attrs):
+def _open_feature(stack:'contextlib.ExitStack', path:Path, name:str, shape:tuple, ids:np.ndarray, src:dict, dtype:str|None=None, **attrs):
     "A new features file written in place of `path` when the run's `stack` closes without error; its dataset."
     import h5py
     from neuro_decode.config import atomic_path, source_label
     tmp = stack.enter_context(atomic_path(path))
     f = stack.enter_context(h5py.File(tmp, 'w'))
-    d = f.create_dataset(name, shape, np.float32, chunks=_chunks(shape))
+    d = f.create_dataset(name, shape, np.dtype(dtype or 'float32'), chunks=_chunks(shape))
     f['ids'] = ids
     f.attrs.update(model_source=json.dumps(src), source=source_label(src), **attrs)
     return d
@@ -318,30 +350,34 @@ def extract_features(run_dir:str|Path,            # run folder with sub-*/prep.h
                      batch:int=32,                 # images read and encoded at a time
                      seed:int=0,                   # seed of the VDVAE posterior samples
                      overwrite:bool=False,         # replace files that another model made
-                     progress:bool=True)->dict:    # {name: path}
-    "VDVAE latents and VD text/vision embeddings for every image of a run, streamed into RUN_DIR/features."
+                     progress:bool=True,
+                     dtype:str|None=None,          # 'float32' or 'float16' (half the disk; readers return float32); None: keep what exists, else float32
+                    )->dict:                       # {name: path}
+    "VDVAE latents and VD text/vision embeddings (text only if every subject has captions) for every image of a run, streamed into RUN_DIR/features."
     from neuro_decode.nsd import Layout
     ids, caps, root = run_images(run_dir)
-    return write_features(Path(run_dir)/'features', ids, caps, Layout(root).stimuli, latents, weights_dir, device, batch, seed,
-                          overwrite, progress)
+    return write_features(Path(run_dir)/'features', ids, caps if run_has_captions(run_dir) else None, Layout(root).stimuli, latents,
+                          weights_dir, device, batch, seed, overwrite, progress, dtype)
 
 def write_features(out_dir:str|Path,   # where the features files go
                    ids:np.ndarray,     # sorted 0-based NSD ids of the images
-                   caps:list,          # per image, its captions
+                   caps:list|None,     # per image, its captions; None: no text embeddings
                    stimuli:str|Path,   # NSD's stimulus file holding the images
                    latents:tuple=(15, 31), weights_dir:str|Path|None=None, device:str|None=None,
-                   batch:int=32, seed:int=0, overwrite:bool=False, progress:bool=True)->dict:
+                   batch:int=32, seed:int=0, overwrite:bool=False, progress:bool=True, dtype:str|None=None)->dict:
     "The features of the given images, a batch at a time from the stimulus file into HDF5: memory independent of the number of images."
     import contextlib
     from neuro_decode.nsd import read_stimuli
     from neuro_decode.vdvae import encode_latents, latent_dim
     from neuro_decode.config import ProvenanceError, source_label, read_source
     out_dir, ids = Path(out_dir), np.asarray(ids)
+    if dtype not in FEATURE_DTYPES + (None,): raise ConfigError(f"feature dtype {dtype!r}: expected one of {FEATURE_DTYPES}")
     vd, vsrc = vdvae_model(weights_dir, device)
     enc, csrc = vd_encoders(weights_dir, device)
     files = {f'vdvae_L{k}': (out_dir/f'vdvae_L{k}.h5', vsrc) for k in latents}
-    files.update(clip_text=(out_dir/'clip_text.h5', csrc), clip_vision=(out_dir/'clip_vision.h5', csrc))
-    state = {n: _feature_state(p, ids, s) for n, (p, s) in files.items()}
+    if caps is not None: files['clip_text'] = (out_dir/'clip_text.h5', csrc)
+    files['clip_vision'] = (out_dir/'clip_vision.h5', csrc)
+    state = {n: _feature_state(p, ids, s, dtype) for n, (p, s) in files.items()}
     for n, st in state.items():
         if st == 'other' and not overwrite:
             import h5py
@@ -356,13 +392,13 @@ def write_features(out_dir:str|Path,   # where the features files go
     with contextlib.ExitStack() as stack:
         ds = {}
         for k in ks:
-            ds[f'vdvae_L{k}'] = _open_feature(stack, files[f'vdvae_L{k}'][0], 'latents', (n, latent_dim(vd.cfg, k)), ids, vsrc,
+            ds[f'vdvae_L{k}'] = _open_feature(stack, files[f'vdvae_L{k}'][0], 'latents', (n, latent_dim(vd.cfg, k)), ids, vsrc, dtype,
                                               k=k, dim=latent_dim(vd.cfg, k), seed=seed, config=json.dumps(vd.cfg.__dict__))
         if 'clip_text' in todo:
-            ds['clip_text'] = _open_feature(stack, files['clip_text'][0], 'embeddings', (n, VD_TEXT_TOKENS, enc.dim), ids, csrc,
+            ds['clip_text'] = _open_feature(stack, files['clip_text'][0], 'embeddings', (n, VD_TEXT_TOKENS, enc.dim), ids, csrc, dtype,
                                             tokens=VD_TEXT_TOKENS, captions_per_image=float(np.mean([sum(1 for c in cs if c) for cs in caps])))
         if 'clip_vision' in todo:
-            ds['clip_vision'] = _open_feature(stack, files['clip_vision'][0], 'embeddings', (n, VD_IMAGE_TOKENS, enc.dim), ids, csrc,
+            ds['clip_vision'] = _open_feature(stack, files['clip_vision'][0], 'embeddings', (n, VD_IMAGE_TOKENS, enc.dim), ids, csrc, dtype,
                                               tokens=VD_IMAGE_TOKENS)
         for i in tqdm(range(0, n, batch), desc='features', disable=not progress):
             sl = slice(i, min(i + batch, n))

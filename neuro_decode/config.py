@@ -11,10 +11,10 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['NSD_SUBJECTS', 'PRESETS', 'OFFLINE_VARS', 'ConfigError', 'Preset', 'get_preset', 'project_root', 'existing_dir',
-           'Config', 'check_subject', 'default_runs_dir', 'get_config', 'get_device', 'seed_everything', 'set_offline',
-           'atomic_path', 'atomic_dir', 'write_json', 'write_csv', 'file_lock', 'ProvenanceError', 'sha256',
-           'model_source', 'source_digest', 'source_label', 'same_source', 'read_source', 'check_source', 'bundled_dir',
-           'write_manifest', 'bundled_path', 'bundled_source']
+           'Config', 'check_subject', 'default_runs_dir', 'derivatives_root', 'get_config', 'get_device',
+           'seed_everything', 'set_offline', 'atomic_path', 'atomic_dir', 'write_json', 'write_csv', 'file_lock',
+           'ProvenanceError', 'sha256', 'model_source', 'source_digest', 'source_label', 'same_source', 'read_source',
+           'check_source', 'bundled_dir', 'write_manifest', 'bundled_path', 'bundled_source']
 
 # %% ../nbs/00_config.ipynb #fecf132d
 class ConfigError(ValueError):
@@ -81,6 +81,7 @@ class Config:
     weights_dir:Path|None    # real pretrained weights, if any
     seed:int                 # global random seed
     device:str               # 'cuda' or 'cpu'
+    betas_root:Path|None = None  # where betas are read: a derivatives root (the GLM's output); None: the dataset's own
 
     @property
     def run_name(self)->str:
@@ -115,6 +116,12 @@ def default_runs_dir()->Path:
     root = project_root()
     return root/'runs' if root else Path.home()/'.cache'/'neuro_decode'/'runs'
 
+def derivatives_root(data_root:str|Path,          # a dataset root
+                     runs_dir:str|Path|None=None, # the runs folder; `default_runs_dir()` by default
+                    )->Path:
+    "Where data derived from a dataset (the GLM's betas) go by default: `runs/derivatives/<dataset folder name>`, never inside it."
+    return Path(runs_dir or default_runs_dir()).expanduser().resolve()/'derivatives'/Path(data_root).expanduser().resolve().name
+
 def get_config(preset:str|Preset='tiny',  # 'tiny', 'default' or 'nsd'
                data_root:str|Path|None=None,  # dataset root; simulated default under `runs_dir`
                nsd_root:str|Path|None=None,   # real NSD root (the folder holding `nsddata/`)
@@ -122,6 +129,7 @@ def get_config(preset:str|Preset='tiny',  # 'tiny', 'default' or 'nsd'
                runs_dir:str|Path|None=None,   # where outputs go
                seed:int=0,                    # random seed
                device:str|None=None,          # 'cuda', 'cpu' or None for automatic
+               betas_root:str|Path|None=None, # betas from this derivatives root; simulated: `derivatives_root(data)`, real: the dataset's
               )->Config:
     "Resolve a `Config` from arguments, then environment variables, then defaults; validate named paths."
     p = get_preset(preset)
@@ -137,7 +145,10 @@ def get_config(preset:str|Preset='tiny',  # 'tiny', 'default' or 'nsd'
             raise ConfigError("preset 'nsd' needs the real dataset: pass nsd_root=... or set NSD_ROOT "
                               "to the folder that holds nsddata/")
         data = existing_dir(d, 'NSD root (NSD_ROOT)')
-    return Config(p, runs, data, w, int(seed), get_device(device))
+    b = _env_path(betas_root, 'NEURO_DECODE_BETAS')
+    if b is not None: b = existing_dir(b, 'betas root (NEURO_DECODE_BETAS)') if not p.simulated else Path(b).expanduser().resolve()
+    elif p.simulated: b = derivatives_root(data, runs)             # the GLM of the simulated world writes there
+    return Config(p, runs, data, w, int(seed), get_device(device), b)
 
 # %% ../nbs/00_config.ipynb #ac90af55
 def get_device(pref:str|None=None # 'cuda', 'cpu', or None: $NEURO_DECODE_DEVICE, else CUDA if available

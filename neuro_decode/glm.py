@@ -17,11 +17,12 @@ __all__ = ['TYPES', 'FRACS', 'N_PCS', 'POOL_P', 'POOL_RULES', 'PC_VOXELS', 'HRF_
            'repeat_pairs', 'zscore_stats', 'xval_badness', 'GLMResult', 'valid_voxels', 'condition_matrix',
            'DesignProducts', 'tail_threshold', 'check_rules', 'noise_pool', 'pc_voxels', 'choose_n_pcs',
            'fracridge_chunk', 'rescale_to', 'fit_glm', 'toy_session', 'beta_recovery', 'fit_voxel_loop', 'Session',
-           'find_runs', 'load_session', 'write_session', 'glm_stamp', 'glm_params', 'glm_subject', 'glm_done',
-           'glm_accuracy']
+           'find_runs', 'load_session', 'write_session', 'glm_stamp', 'glm_params', 'glm_inputs', 'check_out_root',
+           'glm_subject', 'glm_done', 'glm_accuracy']
 
 # %% ../nbs/03_glm.ipynb #89cba578
-from .config import Config, ConfigError, get_config, check_subject, get_device, atomic_path, write_json, file_lock
+from .config import (Config, ConfigError, get_config, check_subject, get_device, atomic_path, write_json, file_lock,
+                                 derivatives_root)
 from .hrf import hrf_library, glm_library, read_hrf_library, canonical_hrf, peak_times, event_regressors, drift_basis, drift_degree, DRIFT_PERIOD
 from .nsd import Layout, write_nifti, write_betas_hdf5, STIM_S
 from .nsd import NSDFormatError, load_roi
@@ -68,9 +69,9 @@ def check_design(d:SessionDesign, where:str='design', drift_period:float=DRIFT_P
 
 # %% ../nbs/03_glm.ipynb #35df20eb
 def read_design_tsv(path:str|Path,      # an NSD design file: one integer per volume
-                    n_vols:int|None=None, # volumes of the run's time series, to check against
-                   )->tuple:            # (onsets (k,) in volumes, conditions (k,))
-    "Read one run's design file: the volume at which each trial starts and its condition."
+                    n_vols:int|None=None, # volumes of the run's time series, to check against (it may have more)
+                   )->tuple:            # (onsets (k,) in volumes, conditions (k,), lines)
+    "Read one run's design file: the volume at which each trial starts, its condition (NSD: the 73k id) and the file's length."
     path = Path(path)
     if not path.exists(): raise NSDFormatError(f"{path}: missing; expected the run's design file (one integer per volume)")
     vals = []
@@ -84,10 +85,10 @@ def read_design_tsv(path:str|Path,      # an NSD design file: one integer per vo
                                  "(0: no trial starts; else the image's 1-based index)")
         vals.append(int(v))
     d = np.array(vals, int)
-    if n_vols is not None and len(d) != n_vols:
-        raise NSDFormatError(f"{path}: {len(d)} lines but its time series has {n_vols} volumes; expected one line per volume")
+    if n_vols is not None and len(d) > n_vols:         # NSD's time series may run longer: trailing volumes are dropped
+        raise NSDFormatError(f"{path}: {len(d)} lines but its time series has {n_vols} volumes; expected at most one line per volume")
     on = np.flatnonzero(d > 0)
-    return on.astype(float), d[on]
+    return on.astype(float), d[on], len(d)
 
 # %% ../nbs/03_glm.ipynb #96b85657
 def drift_design(d:SessionDesign,               # the session
@@ -715,9 +716,9 @@ def load_session(root:str|Path,          # dataset root (real or simulated NSD)
                 idx = np.union1d(inside, rng.choice(other, min(pool_max, len(other)), replace=False))
         elif data.shape[:3] != shape:
             raise NSDFormatError(f"{f}: volume {data.shape[:3]}; expected {shape} like {files[0].name}")
-        Ys.append(data.reshape(-1, data.shape[3])[idx].T.astype(np.float32))
-        o, c = read_design_tsv(lay.design(s, session, r), data.shape[3])
-        onsets.append(o); conds.append(c); lengths.append(data.shape[3])
+        o, c, n = read_design_tsv(lay.design(s, session, r), data.shape[3])
+        Ys.append(data.reshape(-1, data.shape[3])[idx, :n].T.astype(np.float32))   # volumes after the design's end dropped
+        onsets.append(o); conds.append(c); lengths.append(n)
     d = SessionDesign(run_tr, lengths, onsets, np.concatenate(conds), [lay.design(s, session, r) for r in range(1, len(files) + 1)])
     check_design(d, f"{lay.design(s, session, 1).parent} session {session}", 1e9)   # the drift check comes with the fit
     return Session(np.concatenate(Ys), d, idx, tuple(shape), files)
@@ -758,26 +759,50 @@ def write_session(out_root:str|Path, subject:int, session:int, ses:Session, res:
 
 # %% ../nbs/03_glm.ipynb #36466ff3
 def glm_stamp(root:str|Path, subject:int)->Path:
-    "The file that marks a subject's GLM as complete."
-    return Layout(root).betas_dir(check_subject(subject), TYPES['D'])/'GLM.json'
+    "The record of a subject's GLM under a betas root (`GLM.json` in the type-D folder); complete when it says so."
+    return Layout(root).glm_record(check_subject(subject), TYPES['D'])
 
 def glm_params(sessions, types, roi, n_pcs, drift_period, hrf_library=None)->dict:
     return dict(version=GLM_VERSION, sessions=list(sessions), types=types, roi=roi, n_pcs=n_pcs, drift_period=drift_period,
                 hrf_library=None if hrf_library is None else str(Path(hrf_library).resolve()))
 
-def glm_subject(data_root:str|Path,        # dataset root with NSD's time series and design files
+def glm_inputs(data_root:str|Path, subject:int, sessions:list)->dict:
+    "Size and modification time of every time-series and design file the fit reads: a rebuilt dataset is a new input."
+    runs, lay, out = find_runs(data_root, subject), Layout(data_root), {}
+    for k in sessions:
+        for r, f in enumerate(runs.get(k, []), 1):
+            for p in (f, lay.design(subject, k, r)):
+                if p.exists(): st = p.stat(); out[str(p.relative_to(lay.root))] = [st.st_size, st.st_mtime_ns]
+    return out
+
+def check_out_root(data_root:str|Path, out_root:str|Path, subject:int, sessions:list, types:str,
+                   into_dataset:bool=False)->Path:
+    "`out_root` if the GLM may write there: outside the dataset (unless asked by name), never over betas it did not write."
+    d, o = Path(data_root).resolve(), Path(out_root).resolve()
+    if not into_dataset and (o == d or o.is_relative_to(d)):
+        raise GLMInputError(f"{o}: inside the dataset {d}; the GLM never writes into a dataset unless asked (--into-dataset): "
+                            f"choose another --out (default {derivatives_root(d)})")
+    lay = Layout(o)
+    if not lay.glm_record(subject).exists():
+        other = [p for t in types for k in sessions for p in lay.betas_dir(subject, TYPES[t]).glob(f'betas_session{k:02d}.*')]
+        if other: raise GLMInputError(f"{other[0]}: betas that this GLM did not write (no {lay.glm_record(subject).name} beside them); "
+                                      "refusing to replace them: choose another --out")
+    return o
+
+def glm_subject(data_root:str|Path,        # dataset root with NSD's time series and design files (only read)
                 subject:int,               # NSD subject
                 sessions:list|None=None,   # sessions to fit; None: all with time series
-                out_root:str|Path|None=None, # where NSD's betas folders go; `data_root` by default
+                out_root:str|Path|None=None, # the derivatives root NSD's betas folders go to; `derivatives_root(data_root)` by default
                 types:str='ABCD',          # which types to write
                 roi:str|None=None,         # fit only this ROI (plus a noise-pool sample); None: whole brain
                 n_pcs:int=N_PCS,           # most noise components per run to try
                 drift_period:float=DRIFT_PERIOD, # seconds of run per degree of the drift polynomial
                 hrf_library:str|Path|None=None, # a table of HRFs for `read_hrf_library` (e.g. GLMsingle's); `glm_library()` by default
                 device:str|None=None,      # 'cpu', 'cuda' or None (GPU when present)
-                progress:bool=True)->Path: # the GLM.json stamp
-    "Fit the GLM to every session of a subject and write the betas in NSD's layout."
-    s, out_root = check_subject(subject), Path(out_root or data_root)
+                into_dataset:bool=False,   # allow `out_root` inside `data_root` (still never over betas it did not write)
+                progress:bool=True)->Path: # the GLM.json record
+    "Fit the GLM to every session of a subject and write the betas in NSD's layout under a derivatives root."
+    s = check_subject(subject)
     if not types or not set(types) <= set(TYPES): raise GLMInputError(f"types {types!r}: expected letters from 'ABCD'")
     runs = find_runs(data_root, s)
     sessions = sorted(runs) if sessions is None else list(sessions)
@@ -785,8 +810,10 @@ def glm_subject(data_root:str|Path,        # dataset root with NSD's time series
     if missing: raise NSDFormatError(f"{Layout(data_root).timeseries(s, missing[0], 1)}: missing; subject {s} has time-series sessions {sorted(runs)}")
     try: lib = read_hrf_library(hrf_library) if hrf_library is not None else None   # a bad table fails before anything is touched
     except ValueError as e: raise GLMInputError(str(e)) from None
-    stamp = glm_stamp(out_root, s)
-    stamp.unlink(missing_ok=True)                      # the subject is incomplete until the end
+    out_root = check_out_root(data_root, out_root or derivatives_root(data_root), s, sessions, types, into_dataset)
+    rec = dict(glm_params(sessions, types, roi, n_pcs, drift_period, hrf_library), subject=s, data_root=str(Path(data_root).resolve()),
+               inputs=glm_inputs(data_root, s, sessions), complete=False)
+    stamp = write_json(rec, glm_stamp(out_root, s))     # incomplete until the end, and marks the folder as ours
     summary, t0 = {}, time.time()
     for k in tqdm(sessions, desc=f'subject {s}: GLM sessions', disable=not progress):
         ses = load_session(data_root, s, k, roi)
@@ -794,28 +821,33 @@ def glm_subject(data_root:str|Path,        # dataset root with NSD's time series
                       where=f"subject {s} session {k}")
         summary[k] = write_session(out_root, s, k, ses, res, types)
     peaks = [round(float(x), 3) for x in peak_times(glm_library() if lib is None else lib)]   # what HRFindex i means
-    write_json({**glm_params(sessions, types, roi, n_pcs, drift_period, hrf_library), 'subject': s, 'data_root': str(Path(data_root).resolve()),
-                'seconds': round(time.time() - t0, 1), 'hrf_peaks': peaks, 'per_session': summary}, stamp)
-    return stamp
+    return write_json(dict(rec, complete=True, seconds=round(time.time() - t0, 1), hrf_peaks=peaks, per_session=summary), stamp)
 
-def glm_done(root:str|Path, subject:int, sessions:list|None=None, types:str='ABCD', roi:str|None=None,
-             n_pcs:int=N_PCS, drift_period:float=DRIFT_PERIOD, hrf_library:str|Path|None=None)->bool:
-    "Whether a subject's GLM outputs exist with these parameters."
-    p = glm_stamp(root, subject)
+def glm_done(root:str|Path,                 # the betas (derivatives) root
+             subject:int, sessions:list|None=None, types:str='ABCD', roi:str|None=None,
+             n_pcs:int=N_PCS, drift_period:float=DRIFT_PERIOD, hrf_library:str|Path|None=None,
+             data_root:str|Path|None=None,  # the dataset fitted; None: `root` (betas beside their dataset)
+            )->bool:
+    "Whether a subject's GLM outputs are complete, with these parameters, for the dataset's files as they are now."
+    p, data_root = glm_stamp(root, subject), Path(data_root or root)
     if not p.exists(): return False
     got = json.loads(p.read_text())
-    want = glm_params(sessions if sessions is not None else sorted(find_runs(root, subject)), types, roi, n_pcs, drift_period, hrf_library)
-    return all(got.get(k) == v for k, v in want.items())
+    sessions = sessions if sessions is not None else sorted(find_runs(data_root, subject))
+    want = glm_params(sessions, types, roi, n_pcs, drift_period, hrf_library)
+    return (got.get('complete', True) and all(got.get(k) == v for k, v in want.items())
+            and got.get('data_root') == str(data_root.resolve()) and got.get('inputs', {}) == glm_inputs(data_root, subject, sessions))
 
 # %% ../nbs/03_glm.ipynb #d2cd6679
-def glm_accuracy(root:str|Path,     # simulated dataset with GLM outputs
+def glm_accuracy(root:str|Path,     # simulated dataset (with its ground truth)
                  subject:int,       # subject
                  types:str='ABCD',  # which types
-                 roi:str='nsdgeneral')->pd.DataFrame: # one row per type
+                 roi:str='nsdgeneral',
+                 betas_root:str|Path|None=None, # where the GLM wrote its betas; None: `root`
+                )->pd.DataFrame:    # one row per type
     """Recovery of the simulator's true single-trial betas and HRFs by each GLM type, read from the files. HRFs are
     compared by time to peak (the GLM's library need not be the simulator's): r across voxels and median error."""
-    import re, nibabel as nib
-    from neuro_decode.nsd import find_sessions, session_betas
+    import nibabel as nib
+    from neuro_decode.nsd import find_sessions, session_betas, session_number
     lay, s = Layout(root), check_subject(subject)
     if not lay.truth(s).exists(): raise ConfigError(f"{lay.truth(s)}: missing; accuracy needs a simulated dataset with ground truth")
     mask = load_roi(root, s, roi)
@@ -823,14 +855,15 @@ def glm_accuracy(root:str|Path,     # simulated dataset with GLM outputs
         bidx, tb, th = f['brain_index'][()], f['trial_betas'][()], f['hrf_index'][()]
         tses = f['trial_session'][()]
     col = np.searchsorted(bidx, np.flatnonzero(mask.ravel()))
-    stamp = json.loads(glm_stamp(root, s).read_text()) if glm_stamp(root, s).exists() else {}
+    broot = Path(betas_root or root)
+    stamp = json.loads(glm_stamp(broot, s).read_text()) if glm_stamp(broot, s).exists() else {}
     est_peaks = np.asarray(stamp.get('hrf_peaks') or peak_times(glm_library()))
     true_peaks = peak_times(hrf_library())[th[col]]
     rows = []
     for t in types:
-        files = find_sessions(root, s, 'hdf5', kind=TYPES[t])
+        files = find_sessions(broot, s, 'hdf5', kind=TYPES[t])
         est = np.concatenate([session_betas(f, mask) for f in files])
-        true = tb[np.isin(tses, [int(re.search(r'session(\d+)', f.name).group(1)) for f in files])][:, col]
+        true = tb[np.isin(tses, [session_number(f) for f in files])][:, col]
         r = beta_recovery(est, true)
         row = dict(type=t, folder=TYPES[t], median_r=float(np.median(r)), trials=len(est), voxels=len(col))
         if t != 'A':

@@ -12,12 +12,13 @@ from PIL import Image
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['GREY', 'IMAGENET_MEAN', 'IMAGENET_STD', 'CLIP_MEAN', 'CLIP_STD', 'TV', 'NET_METRICS', 'STAND_INS', 'LOW', 'HIGH',
-           'LABELS', 'METRIC_COLS', 'MetricsError', 'check_images', 'check_pairs', 'read_png', 'resize', 'pixcorr',
-           'ssim', 'ssim_columns', 'ssim_bd', 'NetMetric', 'metric_weights', 'build_net', 'load_net', 'net_inputs',
-           'FeatureNet', 'load_metric_nets', 'identification_matrix', 'identification', 'correlation_distance', 'Score',
-           'bootstrap_ci', 'paired_test', 'GroundTruth', 'score_images', 'degrade', 'read_shared20', 'folder_info',
-           'evaluate_folders', 'compare', 'write_metrics', 'read_metrics']
+__all__ = ['GREY', 'IMAGENET_MEAN', 'IMAGENET_STD', 'CLIP_MEAN', 'CLIP_STD', 'TV', 'NET_METRICS', 'STAND_INS', 'NO_VERDICT',
+           'CLIP_ARCHS', 'LOW', 'HIGH', 'LABELS', 'METRIC_COLS', 'MetricsError', 'check_images', 'check_pairs',
+           'read_png', 'resize', 'pixcorr', 'ssim', 'ssim_columns', 'ssim_bd', 'NetMetric', 'metric_weights',
+           'build_net', 'load_net', 'net_inputs', 'FeatureNet', 'load_metric_nets', 'identification_matrix',
+           'identification', 'correlation_distance', 'Score', 'bootstrap_ci', 'paired_test', 'GroundTruth',
+           'score_images', 'degrade', 'read_shared20', 'folder_info', 'evaluate_folders', 'compare', 'write_metrics',
+           'read_metrics']
 
 # %% ../nbs/10_metrics.ipynb #ab9959a8
 from .config import ConfigError, get_device, write_csv, atomic_path, file_lock
@@ -121,7 +122,9 @@ class NetMetric:
     origin:str               # where the file comes from
     mean:tuple = IMAGENET_MEAN; std:tuple = IMAGENET_STD
     size:int = 224
-    published:bool = True    # one of the paper's eight; False: a stand-in on the default data
+    published:bool = True    # one of the paper's eight; False: a stand-in on the default data, or an extra column
+    optional:bool = False    # True: computed when its file is there, never reported as missing
+    verdict:bool = True      # False: shown, but never counted in a verdict (it shares a model with what it scores)
 
 TV = 'https://download.pytorch.org/models/'
 NET_METRICS = {
@@ -133,13 +136,17 @@ NET_METRICS = {
                       CLIP_MEAN, CLIP_STD),
     'effnet': NetMetric('effnet', 'EffNet-B', 'efficientnet_b1', 'avgpool', 1_280, 'distance', 'efficientnet_b1_rwightman-bac287d4.pth', TV + 'efficientnet_b1_rwightman-bac287d4.pth'),
     'swav': NetMetric('swav', 'SwAV', 'swav_resnet50', 'avgpool', 2_048, 'distance', 'swav_800ep_pretrain.pth.tar', 'https://dl.fbaipublicfiles.com/deepcluster/swav_800ep_pretrain.pth.tar'),
+    'clip_laion': NetMetric('clip_laion', 'CLIP (LAION-2B ViT-L/14; independent of VD)', 'clip_vit_l14_gelu', '', 768, 'ident',
+                            'open_clip_vit_l14_laion2b.bin', "open_clip ViT-L-14 'laion2b_s32b_b82k': Hugging Face laion/CLIP-ViT-L-14-laion2B-s32B-b82K, "
+                            "open_clip_pytorch_model.bin, renamed", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), published=False, optional=True),
 }
 STAND_INS = {
     'clip_small': NetMetric('clip_small', 'CLIP (bundled small; stand-in)', 'clip_small', '', 64, 'ident', 'eval_clip_small.safetensors',
                             'bundled: data/models (91_train_clip)', CLIP_MEAN, CLIP_STD, 64, False),
     'vdvae_enc': NetMetric('vdvae_enc', 'VDVAE encoder 8x8 (bundled; low-level stand-in)', 'vdvae_enc', '8', 3_072, 'ident',
-                           'vdvae_small.safetensors', 'bundled: data/models (90_train_small_models)', size=64, published=False),
+                           'vdvae_small.safetensors', 'bundled: data/models (90_train_small_models)', size=64, published=False, verdict=False),
 }
+NO_VERDICT = tuple(n for n, m in {**NET_METRICS, **STAND_INS}.items() if not m.verdict)
 
 def metric_weights(weights_dir:str|Path|None)->pd.DataFrame:
     "Which network metrics can be computed: one row each with the file expected, where it comes from, and whether it is there."
@@ -151,19 +158,7 @@ def metric_weights(weights_dir:str|Path|None)->pd.DataFrame:
     return pd.DataFrame(rows)
 
 # %% ../nbs/10_metrics.ipynb #c14f52ed
-def _state_dict(path:Path)->dict:
-    "A state dict from a .safetensors file or a torch file loaded with weights_only (never unpickling code)."
-    from neuro_decode.vdvae import WeightsError
-    try:
-        if path.suffix == '.safetensors':
-            from safetensors.torch import load_file
-            sd = load_file(str(path))
-        else: sd = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise WeightsError(f"{path}: unreadable or not a state dict ({type(e).__name__}: {str(e)[:160]})") from None
-    if isinstance(sd, dict) and 'state_dict' in sd and isinstance(sd['state_dict'], dict): sd = sd['state_dict']
-    if not isinstance(sd, dict): raise WeightsError(f"{path}: holds a {type(sd).__name__}; expected a state dict")
-    return {k[7:] if k.startswith('module.') else k: v for k, v in sd.items()}
+CLIP_ARCHS = {'clip_vit_l14': True, 'clip_vit_l14_gelu': False}   # open_clip ViT-L/14: QuickGELU (OpenAI's weights) or GELU
 
 def build_net(m:NetMetric)->torch.nn.Module:
     "The architecture of a network metric, without weights."
@@ -172,9 +167,9 @@ def build_net(m:NetMetric)->torch.nn.Module:
     if m.arch == 'inception_v3': return tvm.inception_v3(weights=None, aux_logits=True, transform_input=True, init_weights=False)
     if m.arch == 'efficientnet_b1': return tvm.efficientnet_b1(weights=None)
     if m.arch == 'swav_resnet50': return tvm.resnet50(weights=None)
-    if m.arch == 'clip_vit_l14':
+    if m.arch in CLIP_ARCHS:
         import open_clip
-        return open_clip.create_model('ViT-L-14', pretrained=None)
+        return open_clip.create_model('ViT-L-14-quickgelu' if CLIP_ARCHS[m.arch] else 'ViT-L-14', pretrained=None)
     raise ConfigError(f"unknown metric network {m.arch!r}")
 
 def load_net(m:NetMetric, path:str|Path, device:str|None=None)->torch.nn.Module:
@@ -182,7 +177,11 @@ def load_net(m:NetMetric, path:str|Path, device:str|None=None)->torch.nn.Module:
     from neuro_decode.vdvae import WeightsError
     path = Path(path)
     if not path.exists(): raise WeightsError(f"{path}: missing; expected the {m.label} weights ({m.origin})")
-    net, sd = build_net(m), _state_dict(path)
+    if m.arch in CLIP_ARCHS:                              # the file's contents say which CLIP it is (chapter 06)
+        from neuro_decode.clip import load_eval_clip
+        return load_eval_clip(path, device, quick_gelu=CLIP_ARCHS[m.arch]).model
+    from neuro_decode.clip import read_state_dict
+    net, sd = build_net(m), read_state_dict(path)
     strict = m.arch != 'swav_resnet50'                   # SwAV's checkpoint has a projection head and no classifier
     try: res = net.load_state_dict(sd, strict=strict)
     except RuntimeError as e: raise WeightsError(f"{path}: does not match {m.arch} ({str(e)[:200]})") from None
@@ -214,7 +213,7 @@ class FeatureNet:
             if m.arch == 'vdvae_enc':
                 from neuro_decode.vdvae import preprocess
                 f = self.model.encoder(preprocess(x, self.model.cfg).to(dev))[int(m.layer)]
-            elif m.arch in ('clip_vit_l14', 'clip_small'):
+            elif m.arch in ('clip_small', *CLIP_ARCHS):
                 f = self.model.encode_image(net_inputs(x, m).to(dev))
             else:
                 got = []
@@ -230,17 +229,17 @@ class FeatureNet:
 
 def load_metric_nets(weights_dir:str|Path|None=None, # real weights folder (<weights>/metrics/...); None: none of the eight
                      device:str|None=None,
-                     stand_ins:bool=True,             # add the bundled stand-ins
+                     stand_ins:bool|None=None,        # add the bundled stand-ins; None: only without a weights folder
                     )->tuple:                         # ({name: FeatureNet}, {name: reason unavailable})
     "The network metrics that can be computed here, and for the others the file each one expected."
     nets, missing = {}, {}
     for name, m in NET_METRICS.items():
         p = Path(weights_dir)/'metrics'/m.file if weights_dir else None
         if p is None or not p.exists():
-            missing[name] = f"unavailable: needs {'<weights>/metrics' if p is None else p.parent}/{m.file} ({m.origin})"
+            if not m.optional: missing[name] = f"unavailable: needs {'<weights>/metrics' if p is None else p.parent}/{m.file} ({m.origin})"
             continue
         nets[name] = FeatureNet(m, load_net(m, p, device), str(p))
-    if stand_ins:
+    if stand_ins if stand_ins is not None else weights_dir is None:
         from neuro_decode.config import bundled_path
         from neuro_decode.clip import load_eval_clip
         from neuro_decode.vdvae import load_vdvae
@@ -380,7 +379,9 @@ def _image_suffix(folder:Path, first:int)->str:
 def evaluate_folders(run_dir:str|Path, subject:int,
                      folders:list|None=None,      # image folders; every folder of the subject by default
                      weights_dir:str|Path|None=None, device:str|None=None,
-                     n_boot:int=1000, seed:int=0, progress:bool=True)->tuple: # (rows DataFrame, {(model, layers, stage, noise): {metric: Score}})
+                     n_boot:int=1000, seed:int=0, progress:bool=True,
+                     stand_ins:bool|None=None,    # bundled stand-in networks; None: only without real weights
+                    )->tuple: # (rows DataFrame, {(model, layers, stage, noise): {metric: Score}})
     "Score image folders against the stimuli; one row per folder and metric, with bootstrap intervals."
     from neuro_decode.nsd import read_stimuli, Layout, load_prep
     rd, s = Path(run_dir), int(subject)
@@ -388,7 +389,7 @@ def evaluate_folders(run_dir:str|Path, subject:int,
     folders = [Path(f) for f in folders] if folders is not None else sorted(p for p in (sd/'images').glob('*') if (p/'index.json').exists())
     if not folders: raise ConfigError(f"{sd/'images'}: no image folders; expected stage-1 or stage-2 reconstructions")
     prep = load_prep(sd/'prep.h5')
-    nets, missing = load_metric_nets(weights_dir, device)
+    nets, missing = load_metric_nets(weights_dir, device, stand_ins)
     gts, rows, scores = {}, [], {}
     for f in tqdm(folders, desc=f'subject {s}: scoring folders', disable=not progress):
         with file_lock(f):                          # the folder's writer holds it: never read a folder being rewritten

@@ -13,6 +13,7 @@ __all__ = ['AMPLITUDES', 'LOW_LEVEL', 'noise_sweep', 'noise_table', 'noise_effec
 # %% ../nbs/11_noise.ipynb #21f613a4
 from .config import ConfigError
 from .stage2 import run_stage2, stage2_folder, add_image_noise, image_seeds
+from .metrics import LOW, NO_VERDICT
 
 # %% ../nbs/11_noise.ipynb #143da09c
 AMPLITUDES = (0, 8, 16, 32, 64, 256)
@@ -53,10 +54,12 @@ def noise_effect(metrics:pd.DataFrame, model:str='gru', k:int=15)->pd.DataFrame:
                          monotone=bool(np.all(steps <= 0) or np.all(steps >= 0))))
     return pd.DataFrame(rows)
 
-LOW_LEVEL = ('pixcorr', 'ssim', 'ssim_bd', 'alexnet2', 'alexnet5', 'vdvae_enc')
+LOW_LEVEL = LOW
 
 def noise_sentence(effect:pd.DataFrame)->str:
     "One honest sentence on the noise analysis: do low-level metrics fall while high-level ones hold, as the paper found?"
+    shown = effect[effect.metric.isin(NO_VERDICT)]                # stand-ins that share a model with what they score
+    effect = effect[~effect.metric.isin(NO_VERDICT)]
     low, high = effect[effect.level == 'low'], effect[effect.level == 'high']
     def say(d, what):
         if d.empty: return f"no {what} metric was available"
@@ -67,6 +70,7 @@ def noise_sentence(effect:pd.DataFrame)->str:
         return f"{what} metrics: {verdict} ({'; '.join(parts)})"
     amp = effect.max_amplitude.max() if len(effect) else 0
     paper = (not low.empty and low.worse.all()) and (high.empty or not high.worse.any())
-    return (f"From no noise to amplitude {amp:g}, {say(low, 'low-level')}; {say(high, 'high-level')}. "
+    aside = ''.join(f" ({r.label} {r.at_0:.3f} -> {r.at_max:.3f} is shown but not counted: it shares stage 1's model.)" for r in shown.itertuples())
+    return (f"From no noise to amplitude {amp:g}, {say(low, 'low-level')}; {say(high, 'high-level')}.{aside} "
             + ("As in the paper, stage 1 carries the layout and the CLIP guidance the semantics."
                if paper else "This does not reproduce the paper's pattern (low-level metrics falling while high-level ones hold) in full."))

@@ -13,10 +13,12 @@ from tqdm import tqdm
 from .config import check_subject, atomic_path, ConfigError, write_json
 
 # %% auto #0
-__all__ = ['STIM_SIZE', 'STIM_S', 'VOXEL_MM', 'READ_CHUNK', 'NSDFormatError', 'subj_dir', 'Layout', 'write_nifti',
-           'write_betas_hdf5', 'write_stimuli', 'write_captions', 'ExpDesign', 'load_expdesign', 'trial_image_ids',
-           'load_roi', 'find_sessions', 'parse_sessions', 'session_betas', 'stimulus_count', 'read_stimuli',
-           'load_captions', 'Prep', 'prepare_subject', 'load_prep']
+__all__ = ['STIM_SIZE', 'STIM_S', 'VOXEL_MM', 'NSD_IMAGES', 'NSD_SUBJECT_IMAGES', 'NSD_SHARED', 'NSD_TRIALS', 'NSD_SESSIONS',
+           'NSD_RUNS', 'NSD_RUN_SLOTS', 'NSD_RUN_TRIALS', 'NSD_VOLUME', 'NSD_ROI_VOXELS', 'SLAB_BYTES', 'NO_CAPTIONS',
+           'NSDFormatError', 'subj_dir', 'Layout', 'write_nifti', 'write_betas_hdf5', 'write_stimuli', 'write_captions',
+           'ExpDesign', 'load_expdesign', 'trial_image_ids', 'session_trials', 'session_offsets', 'load_roi',
+           'find_sessions', 'session_number', 'parse_sessions', 'session_betas', 'stimulus_count', 'read_stimuli',
+           'load_captions', 'Prep', 'place_sessions', 'prepare_subject', 'load_prep']
 
 # %% ../nbs/04_nsd.ipynb #8cb440a7
 class NSDFormatError(ValueError):
@@ -54,9 +56,14 @@ class Layout:
         return self.root/f'nsddata_timeseries/ppdata/{subj_dir(sub)}/func1pt8mm/timeseries/timeseries_session{session:02d}_run{run:02d}.nii.gz'
     def design(self, sub, session, run):
         return self.root/f'nsddata_timeseries/ppdata/{subj_dir(sub)}/func1pt8mm/design/design_session{session:02d}_run{run:02d}.tsv'
+    def glm_record(self, sub, kind='betas_fithrf_GLMdenoise_RR'): return self.betas_dir(sub, kind)/'GLM.json'
     def truth(self, sub): return self.root/f'groundtruth/{subj_dir(sub)}/truth.h5'
 
 VOXEL_MM = 1.8
+NSD_IMAGES, NSD_SUBJECT_IMAGES, NSD_SHARED, NSD_TRIALS = 73_000, 10_000, 1_000, 30_000
+NSD_SESSIONS, NSD_RUNS, NSD_RUN_SLOTS, NSD_RUN_TRIALS = 40, 12, 75, (63, 62)   # trials in odd and even runs: 750 a session
+NSD_VOLUME = {1: (81, 104, 83), 2: (82, 106, 84), 5: (79, 97, 78), 7: (78, 95, 81)}   # func1pt8mm (x, y, z)
+NSD_ROI_VOXELS = {1: 15_724, 2: 14_278, 5: 13_039, 7: 12_682}                        # nsdgeneral > 0
 
 def write_nifti(path:Path, data:np.ndarray, tr:float|None=None)->Path:
     "Write a NIfTI-1 file (1.8 mm voxels; TR in the 4th zoom when given), atomically."
@@ -72,26 +79,30 @@ def write_nifti(path:Path, data:np.ndarray, tr:float|None=None)->Path:
 
 def write_betas_hdf5(path:Path, betas:np.ndarray # (x, y, z, trials) int16
                     )->Path:
-    "NSD's HDF5 betas: dataset 'betas' of shape (trials, z, y, x), int16, written atomically."
-    with atomic_path(path) as t, h5py.File(t, 'w') as f:
-        f.create_dataset('betas', data=np.ascontiguousarray(betas.transpose(3, 2, 1, 0)), chunks=True)
+    "NSD's HDF5 betas: dataset 'betas' of shape (trials, z, y, x), int16, one chunk per voxel (all its trials), written atomically."
+    b = np.ascontiguousarray(betas.transpose(3, 2, 1, 0))
+    with atomic_path(path) as t, h5py.File(t, 'w') as f:    # NSD's export: h5create(..., 'ChunkSize', [1 1 1 ntrials])
+        f.create_dataset('betas', data=b, chunks=(b.shape[0], 1, 1, 1))
     return path
 
 def write_stimuli(path:str|Path,   # destination `nsd_stimuli.hdf5`
                   images,          # iterable of (425, 425, 3) uint8 images
-                  n:int,           # number of images
-                  size:int=STIM_SIZE)->Path:
-    "Write NSD's stimulus file ('imgBrick', (n, size, size, 3) uint8) from an iterable, atomically."
+                  n:int,           # number of images in the file
+                  size:int=STIM_SIZE,
+                  ids=None,        # the rows the images go to (sparse: the others take no space); None: 0..n-1 in order
+                 )->Path:
+    "Write NSD's stimulus file ('imgBrick', (n, size, size, 3) uint8, one chunk per image) from an iterable, atomically."
+    rows = range(n) if ids is None else [int(i) for i in ids]
     with atomic_path(path) as t:
         with h5py.File(t, 'w') as f:
             d = f.create_dataset('imgBrick', (n, size, size, 3), np.uint8, chunks=(1, size, size, 3))
             k = 0
-            for im in images:
+            for row, im in zip(rows, images):
                 im = np.asarray(im)
                 if im.shape != (size, size, 3) or im.dtype != np.uint8:
                     raise ValueError(f"{path}: image {k} has shape {im.shape} {im.dtype}; expected ({size}, {size}, 3) uint8")
-                d[k] = im; k += 1
-            if k != n: raise ValueError(f"{path}: got {k} images, expected {n}")
+                d[row] = im; k += 1
+            if k != len(rows): raise ValueError(f"{path}: got {k} images, expected {len(rows)}")
     return Path(path)
 
 def write_captions(folder:Path, coco_ids:np.ndarray, captions:list, split:list)->None:
@@ -113,10 +124,11 @@ class ExpDesign:
     masterordering:np.ndarray  # (n_trials,) index into a subject's image list, per trial
     sharedix:np.ndarray        # (n_shared,) 73k ids of the shared images
     path:Path                  # the file it came from
+    stimpattern:np.ndarray|None = None  # (sessions, runs, trial slots) True where a stimulus was shown; None if absent
 
 def load_expdesign(root:str|Path # dataset root (holding nsddata/)
                   )->ExpDesign:
-    "Read `nsd_expdesign.mat` (subjectim, masterordering, sharedix) into 0-based arrays."
+    "Read `nsd_expdesign.mat` (subjectim, masterordering, sharedix, and stimpattern when present) into 0-based arrays."
     p = _need(Layout(root).expdesign, "NSD's experiment design (nsd_expdesign.mat with subjectim, masterordering, sharedix)")
     try: m = loadmat(p)
     except Exception as e: raise NSDFormatError(f"{p}: unreadable MATLAB file ({e}); expected nsd_expdesign.mat") from None
@@ -125,8 +137,11 @@ def load_expdesign(root:str|Path # dataset root (holding nsddata/)
     si = np.asarray(m['subjectim'], np.int64)
     if si.ndim != 2 or si.shape[0] != 8:
         raise NSDFormatError(f"{p}: subjectim has shape {si.shape}; expected (8, images per subject)")
+    sp = m.get('stimpattern')
+    if sp is not None and np.asarray(sp).ndim != 3:
+        raise NSDFormatError(f"{p}: stimpattern has shape {np.shape(sp)}; expected (sessions, runs, trial slots) like NSD's (40, 12, 75)")
     return ExpDesign(si - 1, np.asarray(m['masterordering'], np.int64).ravel() - 1,
-                     np.asarray(m['sharedix'], np.int64).ravel() - 1, p)
+                     np.asarray(m['sharedix'], np.int64).ravel() - 1, p, None if sp is None else np.asarray(sp) > 0)
 
 def trial_image_ids(ed:ExpDesign, # the design
                     subject:int,  # NSD subject
@@ -138,6 +153,30 @@ def trial_image_ids(ed:ExpDesign, # the design
     if ed.masterordering.max() >= len(ims):
         raise NSDFormatError(f"{ed.path}: masterordering refers to image {ed.masterordering.max()+1} of a {len(ims)}-image list")
     return ims[ed.masterordering]
+
+# %% ../nbs/04_nsd.ipynb #adf0c0e6
+def session_trials(ed:ExpDesign)->np.ndarray|None:
+    "Stimulus trials in each session (750 on NSD), from `stimpattern`; None when the design file has none."
+    if ed.stimpattern is None: return None
+    return ed.stimpattern.reshape(len(ed.stimpattern), -1).sum(1).astype(np.int64)
+
+def session_offsets(ed:ExpDesign,  # the design
+                    sessions:list, # session numbers (from 1) of the files read
+                    trials:list,   # number of trials in each of those files
+                   )->list:        # first masterordering position of each session
+    "Where each session's trials start in `masterordering`; an `NSDFormatError` when a file cannot be placed."
+    n = session_trials(ed)
+    if n is None:
+        if list(sessions) != list(range(1, len(sessions) + 1)):
+            raise NSDFormatError(f"{ed.path}: no stimpattern, so only sessions 1, 2, ... read in order can be placed; "
+                                 f"expected stimpattern (sessions x runs x trial slots) to read sessions {list(sessions)}")
+        return [int(x) for x in np.concatenate([[0], np.cumsum(trials)[:-1]])]
+    out = []
+    for k, t in zip(sessions, trials):
+        if k > len(n): raise NSDFormatError(f"{ed.path}: stimpattern describes {len(n)} sessions; expected session {k} among them")
+        if t != n[k-1]: raise NSDFormatError(f"session {k}: betas file has {t} trials; {ed.path} shows {n[k-1]} in that session")
+        out.append(int(n[:k-1].sum()))
+    return out
 
 # %% ../nbs/04_nsd.ipynb #dc337ed3
 def load_roi(root:str|Path, subject:int, name:str='nsdgeneral')->np.ndarray:
@@ -152,46 +191,81 @@ def load_roi(root:str|Path, subject:int, name:str='nsdgeneral')->np.ndarray:
     return m > 0
 
 def find_sessions(root:str|Path, subject:int,
-                  fmt:str='auto',              # 'nii.gz', 'hdf5' or 'auto' (nii.gz if present)
+                  fmt:str='auto',              # 'nii.gz', 'hdf5' or 'auto' (per session, .hdf5 where present, else .nii.gz)
                   sessions:list|None=None,     # session numbers; None: all found (1..N, no gaps)
-                  kind:str='betas_fithrf_GLMdenoise_RR')->list:
-    "Paths of a subject's betas files, one per session; a missing one is an `NSDFormatError`."
+                  kind:str='betas_fithrf_GLMdenoise_RR',
+                  data_root:str|Path|None=None, # the dataset, when `root` is a derivatives root (for the hint)
+                 )->list:
+    "Paths of a subject's betas files under `root`, one per session; a missing one is an `NSDFormatError`."
     lay, s = Layout(root), check_subject(subject)
     d = lay.betas_dir(s, kind)
-    if fmt == 'auto':
-        fmt = 'nii.gz' if any(d.glob('betas_session*.nii.gz')) else 'hdf5'
-    if fmt not in ('nii.gz', 'hdf5'): raise ValueError(f"fmt {fmt!r}: expected 'nii.gz', 'hdf5' or 'auto'")
+    if fmt not in ('nii.gz', 'hdf5', 'auto'): raise ValueError(f"fmt {fmt!r}: expected 'nii.gz', 'hdf5' or 'auto'")
+    fmts = ('hdf5', 'nii.gz') if fmt == 'auto' else (fmt,)
     if sessions is None:
-        found = sorted(int(m.group(1)) for f in d.glob(f'betas_session*.{fmt}')
-                       if (m := re.match(rf'betas_session(\d+)\.{re.escape(fmt)}$', f.name)))
+        found = sorted({int(m.group(1)) for f in d.glob('betas_session*')
+                        if (m := re.match(r'betas_session(\d+)\.(hdf5|nii\.gz)$', f.name)) and m.group(2) in fmts})
         if not found:
-            hint = (f" (time series are present: estimate the betas with `neuro-decode glm --data {root} --subject {s}`)"
-                    if lay.timeseries(s, 1, 1).exists() else "")
-            raise NSDFormatError(f"{d}: no betas_sessionNN.{fmt} files; expected one file per session{hint}")
+            ts = Layout(data_root or root).timeseries(s, 1, 1)
+            hint = (f" (time series are present: estimate the betas with `neuro-decode glm --data {data_root or root} --subject {s} "
+                    f"--out DERIVATIVES`, then read them with --betas DERIVATIVES)" if ts.exists() else "")
+            raise NSDFormatError(f"{d}: no betas_sessionNN.{'/'.join(fmts)} files; expected one file per session{hint}")
         sessions = list(range(1, max(found) + 1))
-    return [_need(lay.betas(s, k, fmt, kind), f"betas of session {k} (int16 beta x 300, {fmt})") for k in sessions]
+    def one(k):
+        for f in fmts:                           # gzip NIfTI is decompressed again for every slice of trials: HDF5 first
+            if lay.betas(s, k, f, kind).exists(): return lay.betas(s, k, f, kind)
+        return _need(lay.betas(s, k, fmts[-1], kind), f"betas of session {k} (int16 beta x 300, {' or '.join(fmts)})")
+    return [one(k) for k in sessions]
+
+def session_number(path:str|Path)->int:
+    "The session of a betas file, from its name (`betas_sessionNN.*`)."
+    m = re.search(r'session(\d+)', Path(path).name)
+    if not m: raise NSDFormatError(f"{path}: not a betas_sessionNN file")
+    return int(m.group(1))
 
 # %% ../nbs/04_nsd.ipynb #d96779db
 def parse_sessions(s)->list|None:
-    "Sessions as a list: from '1-37', '1,2,5', a number, a list, or None (all sessions)."
+    "Sessions as a sorted list: from '1-37', '1,2,5', a number, a list, or None (all sessions); a `ConfigError` saying what is wrong."
     if s is None or (isinstance(s, str) and not s.strip()): return None
-    if isinstance(s, (int, np.integer)): return [int(s)]
-    if isinstance(s, (list, tuple, np.ndarray)): return [int(v) for v in s]
+    if isinstance(s, (int, np.integer)): parts = [(int(s), int(s))]
+    elif isinstance(s, (list, tuple, np.ndarray)): parts = [(int(v), int(v)) for v in s]
+    else:
+        parts = []
+        for part in str(s).split(','):
+            a, _, b = part.strip().partition('-')
+            try: parts.append((int(a), int(b) if b else int(a)))
+            except ValueError: raise ConfigError(f"sessions {s!r}: {part.strip()!r} is not a number or a range; expected e.g. 1-37 or 1,2,5") from None
     out = []
-    for part in str(s).split(','):
-        a, _, b = part.strip().partition('-')
-        try: out += list(range(int(a), int(b) + 1)) if b else [int(a)]
-        except ValueError: raise ConfigError(f"sessions {s!r}: expected numbers like 1-37 or 1,2,5") from None
-    if not out or min(out) < 1: raise ConfigError(f"sessions {s!r}: expected session numbers from 1")
-    return out
+    for a, b in parts:
+        if b < a: raise ConfigError(f"sessions {s!r}: the range {a}-{b} runs backwards; expected {b}-{a}")
+        if a < 1: raise ConfigError(f"sessions {s!r}: session {a}; NSD numbers sessions from 1")
+        out += range(a, b + 1)
+    if not out: raise ConfigError(f"sessions {s!r}: no session; expected e.g. 1-37")
+    dup = sorted({k for k in out if out.count(k) > 1})
+    if dup: raise ConfigError(f"sessions {s!r}: session {dup[0]} is listed twice; expected each session once")
+    return sorted(out)
 
 # %% ../nbs/04_nsd.ipynb #afa2d311
-READ_CHUNK = 64   # trials read at once: bounds memory on real sessions (~1 GB each)
+SLAB_BYTES = 64 << 20   # HDF5 betas are read a slab of z-planes at a time, at most this many bytes
+
+def _hdf5_betas(d, mask:np.ndarray, idx:np.ndarray)->np.ndarray:
+    "(trials, voxels) of the ROI (int16 on NSD) from NSD's HDF5 dataset (trials, z, y, x), read slab by slab over the ROI's box."
+    x, y, z = np.nonzero(mask)
+    (x0, x1), (y0, y1) = (x.min(), x.max() + 1), (y.min(), y.max() + 1)
+    dz = max(1, SLAB_BYTES//(d.shape[0]*(x1 - x0)*(y1 - y0)*2))
+    out = np.empty((d.shape[0], len(idx)), d.dtype)
+    for z0 in range(z.min(), z.max() + 1, dz):
+        z1 = min(z0 + dz, z.max() + 1)
+        m = mask[x0:x1, y0:y1, z0:z1]
+        if not m.any(): continue
+        block = d[:, z0:z1, y0:y1, x0:x1]                      # (trials, dz, dy, dx): whole chunks, each a voxel's trials
+        xs, ys, zs = np.nonzero(m)
+        out[:, np.searchsorted(idx, np.ravel_multi_index((xs + x0, ys + y0, zs + z0), mask.shape))] = block[:, zs, ys, xs]
+    return out
 
 def session_betas(path:Path,        # one betas_sessionNN file (.nii.gz or .hdf5)
                   mask:np.ndarray,  # (x, y, z) ROI mask
                  )->np.ndarray:     # (trials, voxels) float32 betas in % signal change
-    "Read one session's betas inside `mask`, divided by 300, a chunk of trials at a time."
+    "Read one session's betas inside `mask` (voxels in C order of the volume), divided by 300."
     path, idx = Path(path), np.flatnonzero(mask.ravel())
     try:
         if path.name.endswith('.hdf5'):
@@ -200,23 +274,17 @@ def session_betas(path:Path,        # one betas_sessionNN file (.nii.gz or .hdf5
                 d = f['betas']
                 if d.ndim != 4 or d.shape[1:][::-1] != mask.shape:
                     raise NSDFormatError(f"{path}: betas have shape {d.shape}; expected (trials, {', '.join(map(str, mask.shape[::-1]))}) to match the ROI volume {mask.shape}")
-                out = np.empty((d.shape[0], len(idx)), np.float32)
-                for t in range(0, d.shape[0], READ_CHUNK):
-                    c = d[t:t+READ_CHUNK]
-                    out[t:t+len(c)] = c.transpose(0, 3, 2, 1).reshape(len(c), -1)[:, idx]
+                out = _hdf5_betas(d, mask, idx) if len(idx) else np.zeros((d.shape[0], 0), d.dtype)
         else:
             import nibabel as nib
             img = nib.load(path)
             if len(img.shape) != 4 or img.shape[:3] != mask.shape:
                 raise NSDFormatError(f"{path}: betas have shape {img.shape}; expected ({', '.join(map(str, mask.shape))}, trials) to match the ROI volume")
-            out = np.empty((img.shape[3], len(idx)), np.float32)
-            for t in range(0, img.shape[3], READ_CHUNK):
-                c = np.asarray(img.dataobj[..., t:t+READ_CHUNK])
-                out[t:t+c.shape[-1]] = c.reshape(-1, c.shape[-1])[idx].T
+            out = np.asanyarray(img.dataobj)[mask].T            # gzip is read once, whole: one session (~1 GB on NSD) at a time
     except NSDFormatError: raise
     except (OSError, EOFError, zlib.error, ValueError, KeyError) as e:
         raise NSDFormatError(f"{path}: unreadable or truncated ({type(e).__name__}: {e}); expected a complete betas file") from None
-    return out/300
+    return out.astype(np.float32)/300
 
 # %% ../nbs/04_nsd.ipynb #723e83e9
 def stimulus_count(path:str|Path)->int:
@@ -244,25 +312,44 @@ def read_stimuli(path:str|Path,    # nsd_stimuli.hdf5
     with h5py.File(path, 'r') as f: x = f['imgBrick'][u] if len(u) else np.zeros((0, *f['imgBrick'].shape[1:]), np.uint8)
     return x[inv]
 
+def _stim_table(root)->pd.DataFrame:
+    "NSD's stimulus table indexed by NSD id (0-based), with cocoId (and cocoSplit)."
+    lay = Layout(root)
+    info = pd.read_csv(_need(lay.stim_info, "NSD's stimulus table (nsd_stim_info_merged.csv with nsdId, cocoId)"))
+    if 'cocoId' not in info: raise NSDFormatError(f"{lay.stim_info}: no cocoId column; expected nsd_stim_info_merged.csv")
+    return info.set_index(info['nsdId'].values if 'nsdId' in info else np.arange(len(info)))
+
+NO_CAPTIONS = "or prepare without captions (--no-captions): stage 2 is then guided by image embeddings only"
+
 def load_captions(root:str|Path,  # dataset root
                   ids,            # 0-based NSD ids
                   n:int=5,        # captions kept per image
                  )->np.ndarray:   # (len(ids), n) str, '' where fewer
-    "COCO captions of NSD images, via `nsd_stim_info_merged.csv` (cocoId) and `captions_*.json`."
-    lay = Layout(root)
-    info = pd.read_csv(_need(lay.stim_info, "NSD's stimulus table (nsd_stim_info_merged.csv with nsdId, cocoId)"))
-    if 'cocoId' not in info: raise NSDFormatError(f"{lay.stim_info}: no cocoId column; expected nsd_stim_info_merged.csv")
-    nsd_ids = info['nsdId'].values if 'nsdId' in info else np.arange(len(info))
-    coco = dict(zip(nsd_ids, info['cocoId'].values))
-    files = sorted(lay.annotations.glob('captions_*.json'))
-    if not files:
-        warnings.warn(f"{lay.annotations}: no captions_*.json (COCO caption annotations); captions left empty")
+    "COCO captions of NSD images, via `nsd_stim_info_merged.csv` (cocoId, cocoSplit) and COCO's `captions_<split>.json`."
+    lay, ids = Layout(root), np.asarray(ids, np.int64)
+    info = _stim_table(root)
+    absent = [i for i in ids if i not in info.index]
+    if absent: raise NSDFormatError(f"{lay.stim_info}: no row for NSD id {absent[0]}; expected every image of the design")
+    splits = sorted(set(info.loc[ids, 'cocoSplit'])) if 'cocoSplit' in info else []
+    need = [lay.annotations/f'captions_{sp}.json' for sp in splits] or sorted(lay.annotations.glob('captions_*.json'))
+    missing = [p for p in need if not p.exists()] or ([] if need else [lay.annotations/'captions_train2017.json'])
+    if missing:
+        raise NSDFormatError(f"{missing[0]}: missing; expected COCO's caption annotations ({', '.join(p.name for p in need) or 'captions_train2017.json, captions_val2017.json'} "
+                             f"from annotations_trainval2017.zip) in {lay.annotations}, {NO_CAPTIONS}")
     caps = {}
-    for f in files:
-        for a in json.loads(f.read_text())['annotations']: caps.setdefault(a['image_id'], []).append(a['caption'].strip())
+    for f in need:
+        try: anns = json.loads(f.read_text())['annotations']
+        except (OSError, ValueError, KeyError) as e: raise NSDFormatError(f"{f}: unreadable ({type(e).__name__}); expected COCO caption annotations") from None
+        for a in anns: caps.setdefault(a['image_id'], []).append(a['caption'].strip())
+    coco = info['cocoId']
     out = np.full((len(ids), n), '', dtype=object)
     for i, k in enumerate(ids):
-        for j, c in enumerate(caps.get(coco.get(int(k)), [])[:n]): out[i, j] = c
+        for j, c in enumerate(caps.get(int(coco[k]), [])[:n]): out[i, j] = c
+    lack = np.flatnonzero(out[:, 0] == '')
+    if len(lack):
+        k = int(ids[lack[0]])
+        raise NSDFormatError(f"{', '.join(p.name for p in need)}: no caption for {len(lack)} of {len(ids)} images (e.g. NSD id {k}, cocoId "
+                             f"{int(coco[k])}); expected COCO's captions of every image, {NO_CAPTIONS}")
     return out
 
 # %% ../nbs/04_nsd.ipynb #0c2adc53
@@ -279,60 +366,47 @@ class Prep:
                 f"{self.train_betas.shape[1]} voxels, {len(a['sessions'])} sessions)")
 
 def _accumulate(path, mask, pos, sums, counts, bad):
+    "Add one session's betas into per-image sums at positions `pos` (its trials' images)."
     b = session_betas(path, mask)
     if len(b) != len(pos):
-        raise NSDFormatError(f"{path}: {len(b)} trials; expected {len(pos)} (the rest of masterordering)")
+        raise NSDFormatError(f"{path}: {len(b)} trials; expected {len(pos)}")
     nonfinite = ~np.isfinite(b)
     bad |= nonfinite.any(0)
     b[nonfinite] = 0
     np.add.at(sums, pos, b); np.add.at(counts, pos, 1)
-    return len(b)
 
-def prepare_subject(data_root:str|Path,   # dataset root (real or simulated NSD)
-                    subject:int,          # NSD subject
-                    out_dir:str|Path,     # run folder; writes out_dir/sub-0N/prep.h5
-                    sessions:list|None=None, # sessions to use; None: all present
-                    fmt:str='auto',       # betas format: 'nii.gz', 'hdf5' or 'auto'
-                    roi:str='nsdgeneral', # ROI name
-                    progress:bool=True,   # show a progress bar over sessions
-                   )->Path:               # path of prep.h5
-    "Read, split, average and z-score one subject's betas; write `prep.h5` atomically."
-    lay, s = Layout(data_root), check_subject(subject)
-    ed = load_expdesign(data_root)
-    ids = trial_image_ids(ed, s)
-    mask = load_roi(data_root, s, roi)
-    files = find_sessions(data_root, s, fmt, sessions)
-    n_stim = stimulus_count(lay.stimuli)
-    # images that can appear: every id of the subject's list; check them against the stimulus file
-    if ids.max() >= n_stim:
-        raise NSDFormatError(f"{lay.stimuli}: holds {n_stim} images but {ed.path} shows subject {s} image id "
-                             f"{ids.max()} (0-based); expected every design image in the stimulus file")
-    uniq = np.unique(ids)
-    pos_all = np.searchsorted(uniq, ids)
-    n_vox = int(mask.sum())
-    sums = np.zeros((len(uniq), n_vox), np.float64 if len(uniq)*n_vox < 5e7 else np.float32)
-    counts = np.zeros(len(uniq), np.int64)
-    bad = np.zeros(n_vox, bool)
-    t = 0
-    for f in tqdm(files, desc=f'subject {s}: sessions', disable=not progress):
-        n_here = _peek_trials(f)
-        if t + n_here > len(ids):
-            raise NSDFormatError(f"{f}: {n_here} trials would exceed the {len(ids)} trials of {ed.path}")
-        t += _accumulate(f, mask, pos_all[t:t+n_here], sums, counts, bad)
-    seen = counts > 0
-    avg = (sums[seen]/counts[seen, None]).astype(np.float32)
-    img, reps = uniq[seen], counts[seen]
-    if bad.any():
-        warnings.warn(f"subject {s}: dropped {int(bad.sum())} of {n_vox} voxels with NaN or infinite betas")
-    keep = ~bad
-    avg, vidx = avg[:, keep], np.flatnonzero(mask.ravel())[keep]
-    test = np.isin(img, ed.sharedix)
-    if (~test).sum() < 2: raise NSDFormatError(f"{files[0].parent}: fewer than 2 training images in sessions {len(files)}; expected more")
+def place_sessions(ed:ExpDesign, # the design
+                   ids:np.ndarray, # (n_trials,) 73k id of every trial of the subject
+                   files:list,   # betas files, one per session
+                  )->list:       # per file, the (trials,) 73k ids of its trials
+    "The image of every trial in each betas file, by its session number (checked before any betas are read)."
+    nums, n = [session_number(f) for f in files], [_peek_trials(f) for f in files]
+    out = []
+    for f, o, t in zip(files, session_offsets(ed, nums, n), n):
+        if o + t > len(ids): raise NSDFormatError(f"{f}: trials {o+1}-{o+t} of the design; {ed.path} has {len(ids)}")
+        out.append(ids[o:o+t])
+    return out
+
+def _betas_root(data_root, betas_root, s)->Path:
+    "Where betas are read: the dataset itself, or a derivatives root whose GLM record names this dataset."
+    if betas_root is None: return Path(data_root)
+    rec = Layout(betas_root).glm_record(s)
+    if rec.exists():
+        made = json.loads(rec.read_text()).get('data_root')
+        if made and Path(made).resolve() != Path(data_root).resolve():
+            raise NSDFormatError(f"{rec}: betas estimated from {made}; expected betas of {Path(data_root).resolve()}")
+    return Path(betas_root)
+
+def _zscore_split(avg, img, sharedix, where)->tuple:
+    "Test = shared images; z-score every voxel with the training images' mean and std (ddof 1)."
+    test = np.isin(img, sharedix)
+    if (~test).sum() < 2: raise NSDFormatError(f"{where}: fewer than 2 training images in the sessions read; expected more")
     mu, sd = avg[~test].mean(0), avg[~test].std(0, ddof=1)
     sd = np.where(sd > 0, sd, 1).astype(np.float32)
-    z = (avg - mu)/sd
-    caps = load_captions(data_root, img)
-    out = Path(out_dir)/f'sub-{s:02d}'/'prep.h5'
+    return (avg - mu)/sd, test, mu, sd
+
+def _write_prep(out:Path, z, img, reps, test, caps, mu, sd, vidx, attrs:dict)->Path:
+    "Write prep.h5 atomically."
     with atomic_path(out) as tmp, h5py.File(tmp, 'w') as h:
         for name, sel in (('train', ~test), ('test', test)):
             g = h.create_group(name)
@@ -340,11 +414,46 @@ def prepare_subject(data_root:str|Path,   # dataset root (real or simulated NSD)
             g.create_dataset('captions', data=caps[sel].astype(str).astype(object), dtype=h5py.string_dtype())
         h['zscore/mean'], h['zscore/std'] = mu, sd
         h['voxel_index'] = vidx
-        h.attrs.update(subject=s, data_root=str(Path(data_root).resolve()), sessions=[int(re.search(r'session(\d+)', f.name).group(1)) for f in files],
-                       betas_format=files[0].name.split('.', 1)[1], roi=roi, roi_shape=mask.shape, n_trials=t,
-                       n_dropped_voxels=int(bad.sum()), scale=300, zscore_ddof=1,
-                       created=datetime.datetime.now().isoformat(timespec='seconds'))
+        h.attrs.update(**attrs, created=datetime.datetime.now().isoformat(timespec='seconds'))
     return out
+
+def prepare_subject(data_root:str|Path,   # dataset root (real or simulated NSD): design, ROI, stimuli, captions
+                    subject:int,          # NSD subject
+                    out_dir:str|Path,     # run folder; writes out_dir/sub-0N/prep.h5
+                    sessions:list|None=None, # sessions to use; None: all present
+                    fmt:str='auto',       # betas format: 'nii.gz', 'hdf5' or 'auto' (.hdf5 where present)
+                    roi:str='nsdgeneral', # ROI name
+                    progress:bool=True,   # show a progress bar over sessions
+                    betas_root:str|Path|None=None, # betas from this derivatives root (`neuro-decode glm --out`); None: the dataset's
+                    captions:bool=True,   # False: no captions (no text embeddings downstream)
+                   )->Path:               # path of prep.h5
+    "Read, split, average and z-score one subject's betas; write `prep.h5` atomically."
+    lay, s = Layout(data_root), check_subject(subject)
+    ed = load_expdesign(data_root)
+    ids, mask = trial_image_ids(ed, s), load_roi(data_root, s, roi)
+    broot = _betas_root(data_root, betas_root, s)
+    files = find_sessions(broot, s, fmt, sessions, data_root=data_root)
+    n_stim = stimulus_count(lay.stimuli)
+    if ids.max() >= n_stim:
+        raise NSDFormatError(f"{lay.stimuli}: holds {n_stim} images but {ed.path} shows subject {s} image id "
+                             f"{ids.max()} (0-based); expected every design image in the stimulus file")
+    shown = place_sessions(ed, ids, files)                  # every check on the files before the long read
+    img = np.unique(np.concatenate(shown))
+    caps = load_captions(data_root, img) if captions else np.full((len(img), 5), '', dtype=object)
+    n_vox = int(mask.sum())
+    sums = np.zeros((len(img), n_vox), np.float64 if len(img)*n_vox < 5e7 else np.float32)
+    reps, bad = np.zeros(len(img), np.int64), np.zeros(n_vox, bool)
+    for f, t in tqdm(list(zip(files, shown)), desc=f'subject {s}: sessions', disable=not progress):
+        _accumulate(f, mask, np.searchsorted(img, t), sums, reps, bad)
+    if bad.any(): warnings.warn(f"subject {s}: dropped {int(bad.sum())} of {n_vox} voxels with NaN or infinite betas")
+    avg = (sums[:, ~bad]/reps[:, None]).astype(np.float32)
+    z, test, mu, sd = _zscore_split(avg, img, ed.sharedix, files[0].parent)
+    attrs = dict(subject=s, data_root=str(Path(data_root).resolve()), betas_root=str(broot.resolve()),
+                 sessions=[session_number(f) for f in files], betas_format=sorted({f.name.split('.', 1)[1] for f in files}),
+                 roi=roi, roi_shape=mask.shape, n_trials=int(sum(map(len, shown))), n_dropped_voxels=int(bad.sum()),
+                 scale=300, zscore_ddof=1, captions=bool(captions))
+    return _write_prep(Path(out_dir)/f'sub-{s:02d}'/'prep.h5', z, img, reps, test, caps, mu, sd,
+                       np.flatnonzero(mask.ravel())[~bad], attrs)
 
 def _peek_trials(path:Path)->int:
     "Number of trials in a betas file without reading its data."

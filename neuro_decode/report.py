@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['ORDER', 'CSS', 'gather', 'table2', 'table3', 'table4', 'table5', 'table6', 'unavailable', 'fig_reconstructions',
-           'fig_metrics', 'fig_noise', 'fig_training', 'fig_rsa', 'report_html', 'write_report', 'report_text']
+__all__ = ['ORDER', 'CSS', 'gather', 'table2', 'table3', 'table4', 'table5', 'table6', 'clip_note', 'unavailable',
+           'fig_reconstructions', 'fig_metrics', 'fig_noise', 'fig_training', 'fig_rsa', 'report_html', 'write_report',
+           'report_text']
 
 # %% ../nbs/13_report.ipynb #a043eaee
 from .config import ConfigError, atomic_path
@@ -47,11 +48,12 @@ def _cell(v, lo=None, hi=None, digits=3)->str:
 ORDER = ['pixcorr', 'ssim', 'ssim_bd', 'alexnet2', 'alexnet5', 'inception', 'clip', 'effnet', 'swav', 'clip_small', 'vdvae_enc']
 
 def table2(g:dict)->pd.DataFrame:
-    "Table 2: stage-1 architectures (subject 1, 15 layers), validation and test MSE/MAE, raw and re-standardised."
+    "Table 2: stage-1 architectures (the subject of the ablation, 15 layers), validation and test MSE/MAE, raw and re-standardised."
     s = g.get('stage1')
     if s is None: raise ConfigError('no stage-1 scores in this run (07_regress not run)')
-    d = s[(s.subject == min(s.subject)) & (s.k == 15) & s.model.isin(['gru', 'cnn', 'transformer'])]
-    if d.empty: raise ConfigError('no GRU/CNN/Transformer at 15 layers for the first subject')
+    abl = s[(s.k == 15) & s.model.isin(['cnn', 'transformer'])]
+    if abl.empty: raise ConfigError('no CNN or Transformer at 15 layers in this run (the ablation runs on the first requested subject)')
+    d = s[(s.subject == abl.subject.iloc[0]) & (s.k == 15) & s.model.isin(['gru', 'cnn', 'transformer'])]
     return d[['subject', 'model', 'val_mse_raw', 'val_mse_restd', 'test_mse_raw', 'test_mse_restd', 'test_mae_raw', 'test_mae_restd']].round(4)
 
 def table3(g:dict)->pd.DataFrame:
@@ -105,6 +107,23 @@ def table6(g:dict, model:str='gru', k:int=15)->pd.DataFrame:
     d = d[d.subject == min(d.subject)].copy()
     d['row'] = [f"subject {r.subject}, noise {r.noise:g}" for r in d.itertuples()]
     return _metric_wide(d.sort_values('noise'), ['row'])
+
+def clip_note(g:dict)->str:
+    "What the run's CLIP columns measure: on real data the published one scores with the network that guided stage 2."
+    m = g.get('metrics')
+    have = set() if m is None else set(m[m.value.notna()].metric)
+    out = []
+    if 'clip' in have:
+        out.append("CLIP is OpenAI's ViT-L/14, the same network as Versatile Diffusion's image encoder, whose brain-predicted "
+                   "embeddings guide stage 2: the field's convention (brain-diffuser, MindEye), kept as published, but circular, "
+                   "since a reconstruction is scored by the network that steered it. " +
+                   ("'CLIP (LAION-2B ViT-L/14; independent of VD)' scores with an independently trained network." if 'clip_laion' in have else
+                    "An independent column is computed when <weights>/metrics/open_clip_vit_l14_laion2b.bin is present."))
+    if 'clip_small' in have:
+        out.append("'CLIP (bundled small; stand-in)' was trained on other simulated scenes, independently of the small VD's encoders.")
+    if 'vdvae_enc' in have:
+        out.append("The VDVAE-encoder stand-in is the encoder of the model that makes stage 1: shown, but never counted in a verdict.")
+    return ' '.join(out)
 
 def unavailable(g:dict)->list:
     "Why metrics are missing: one line per metric that has no value in the run."
@@ -200,9 +219,10 @@ def report_html(run_dir:str|Path)->str:
              'Stage-2 and image metrics are on test images that no model saw in training. Within a subject: mean [95% bootstrap '
              'interval over images]; across subjects: mean [95% t-interval]. SSIM is the 2-D one; "SSIM (brain-diffuser\'s '
              'column-wise)" is what the paper\'s code computed.</p>']
-    parts.append(_section('Table 2: stage-1 architectures', 'table2', lambda: table2(g), 'first subject, 15 layers; MSE/MAE of test latents, raw and re-standardised'))
+    parts.append(_section('Table 2: stage-1 architectures', 'table2', lambda: table2(g), 'the ablation\'s subject (the first requested), 15 layers; MSE/MAE of test latents, raw and re-standardised'))
     parts.append(_section('Table 3: GRU against ridge in stage 1', 'table3', lambda: table3(g)))
     parts.append(_section('Table 4: the whole pipeline', 'table4', lambda: table4(g, s1), f'subject {s1}'))
+    if clip_note(g): parts.append(f'<p class="note" id="clip-note">{html.escape(clip_note(g))}</p>')
     parts.append(_section('Table 5: the four subjects', 'table5', lambda: table5(g), 'GRU, 15 layers, stage 2'))
     parts.append(_section('Table 6: noise added to stage 1', 'table6', lambda: table6(g), 'GRU, 15 layers, stage 2'))
     if 'tests' in g:

@@ -94,14 +94,14 @@ def subject_spaces(run_dir:str|Path, subject:int, model:str='gru', k:int=15, wei
     out = {'betas (ROI)': ('brain', prep.test_betas)}
     out['GRU hidden layer'] = ('brain', gru_hidden(rd, s, prep.test_betas, model, k))
     out['predicted VDVAE latents'] = ('brain', load_predictions(rd, s, model, k, 'test')[0])
-    for kind in ('text', 'vision'):
-        out[f'predicted CLIP {kind}'] = ('brain', load_clip_predictions(rd, s, kind, 'test')[0])
+    kinds = [k_ for k_ in ('text', 'vision') if (rd/f'sub-{s:02d}'/f'pred_clip_{k_}.h5').exists()]   # no text without captions
+    for kind in kinds: out[f'predicted CLIP {kind}'] = ('brain', load_clip_predictions(rd, s, kind, 'test')[0])
     out['true VDVAE latents'] = ('image', load_targets(rd, ids, k))
-    for kind in ('text', 'vision'): out[f'true CLIP {kind}'] = ('image', FeatureReader(rd/'features'/f'clip_{kind}.h5').read(ids))
+    for kind in kinds: out[f'true CLIP {kind}'] = ('image', FeatureReader(rd/'features'/f'clip_{kind}.h5').read(ids))
     stim = read_stimuli(Layout(prep.attrs['data_root']).stimuli, ids)
     nets, _ = load_metric_nets(weights_dir, device)
-    name = 'clip' if 'clip' in nets else 'clip_small'
-    out[f'eval CLIP ({nets[name].metric.label})'] = ('image', nets[name](stim))
+    name = next((n for n in ('clip', 'clip_small') if n in nets), None)
+    if name: out[f'eval CLIP ({nets[name].metric.label})'] = ('image', nets[name](stim))
     out['pixels (64 px)'] = ('image', resize(stim, 64).astype(np.float32))
     return out
 

@@ -17,45 +17,57 @@ __all__ = ['STEPS', 'PAPER_NOISE', 'KERNEL_ARGS', 'THREAD_VARS', 'ensure_betas',
            'ensure_stage1', 'ensure_stage1_images', 'ensure_clip_predictions', 'ensure_stage2', 'StepError', 'Step',
            'Node', 'Request', 'plan', 'node_outputs', 'stamp_path', 'stamp_status', 'write_stamp', 'without_demos',
            'execute_node', 'LocalBackend', 'DaskBackend', 'notebooks_dir', 'stage1_summary', 'node_params',
-           'run_pipeline', 'cli_parser', 'main']
+           'check_request', 'run_pipeline', 'cli_parser', 'main']
 
 # %% ../nbs/14_run.ipynb #0cd06b3b
 def ensure_betas(cfg:Config,          # the run's configuration
                  subject:int,          # NSD subject
-                 progress:bool=False)->Path: # the dataset root, holding the subject's betas
-    "The dataset of `cfg` with betas for `subject`: for a simulated preset, simulated and fitted by the GLM if needed."
-    if not cfg.preset.simulated: return cfg.data_root           # real NSD comes with its betas
+                 progress:bool=False)->Path: # the betas root: `cfg.betas_root`, or the real dataset itself
+    "Where the betas of `subject` are: for a simulated preset, the world simulated and its GLM fitted into `cfg.betas_root` if needed."
+    if not cfg.preset.simulated: return cfg.betas_root or cfg.data_root     # real NSD comes with its betas (or derived ones)
     from neuro_decode.simulate import ensure_simulated
     from neuro_decode.glm import glm_done, glm_subject, glm_stamp
     from neuro_decode.config import file_lock
     s = check_subject(subject)
     if s not in cfg.preset.subjects:
         raise ConfigError(f"unknown subject {s}: preset {cfg.preset.name!r} simulates subjects {list(cfg.preset.subjects)}")
-    root = ensure_simulated(cfg, progress)
-    if glm_done(root, s): return root
-    with file_lock(glm_stamp(root, s)):
-        if not glm_done(root, s): glm_subject(root, s, progress=progress)
-    return root
+    root, out = ensure_simulated(cfg, progress), cfg.betas_root
+    if glm_done(out, s, data_root=root): return out
+    with file_lock(glm_stamp(out, s)):
+        if not glm_done(out, s, data_root=root): glm_subject(root, s, out_root=out, progress=progress)
+    return out
+
+def _prep_matches(p:Path, sessions:list|None)->bool:
+    "Whether an existing prep.h5 was made from the sessions asked for (any, when none are named)."
+    if not p.exists(): return False
+    if sessions is None: return True
+    from neuro_decode.nsd import load_prep, NSDFormatError
+    try: return list(load_prep(p).attrs['sessions']) == list(sessions)
+    except (NSDFormatError, KeyError): return False
 
 def ensure_prep(cfg:Config, subject:int,
                 run_dir:str|Path|None=None, # run folder; the preset's by default
-                sessions:list|None=None,    # sessions to use; all by default
+                sessions:list|None=None,    # sessions to use; all by default (and any existing prep.h5 is kept)
+                captions:bool=True,         # False: prepare without captions
                 progress:bool=False)->Path: # sub-0N/prep.h5
-    "A subject's `prep.h5`, prepared from the betas if missing."
+    "A subject's `prep.h5`, prepared from the betas if missing or made from other sessions than `sessions`."
     from neuro_decode.nsd import prepare_subject
     from neuro_decode.config import file_lock
     rd = Path(run_dir) if run_dir else cfg.run_dir
     p = rd/f'sub-{check_subject(subject):02d}'/'prep.h5'
-    if p.exists(): return p
-    root = ensure_betas(cfg, subject, progress)
+    if _prep_matches(p, sessions): return p
+    ensure_betas(cfg, subject, progress)
     with file_lock(p):
-        if not p.exists(): prepare_subject(root, subject, rd, sessions, progress=progress)
+        if not _prep_matches(p, sessions):
+            prepare_subject(cfg.data_root, subject, rd, sessions, progress=progress, betas_root=cfg.betas_root, captions=captions)
     return p
 
 def ensure_features(cfg:Config, run_dir:str|Path|None=None,
                     latents:tuple|None=None,   # VDVAE layers; the preset's by default
                     subjects:tuple|None=None,  # subjects whose images are needed; a simulated preset's all by default
-                    progress:bool=False)->dict:
+                    progress:bool=False,
+                    dtype:str|None=None,       # 'float32' or 'float16'; None: keep the run's, else float32
+                   )->dict:
     "The run's VDVAE and CLIP features (from `cfg.weights_dir` when given), computed if missing."
     from neuro_decode.clip import extract_features
     from neuro_decode.config import file_lock
@@ -64,7 +76,7 @@ def ensure_features(cfg:Config, run_dir:str|Path|None=None,
                             tuple(int(p.parent.name[4:]) for p in sorted(rd.glob('sub-*/prep.h5'))))
     for s in subjects: ensure_prep(cfg, s, rd, progress=progress)
     with file_lock(rd/'features'):
-        return extract_features(rd, tuple(latents or cfg.preset.n_latents), cfg.weights_dir, cfg.device, progress=progress)
+        return extract_features(rd, tuple(latents or cfg.preset.n_latents), cfg.weights_dir, cfg.device, progress=progress, dtype=dtype)
 
 def ensure_stage1(cfg:Config, subject:int,
                   models:tuple=('ridge', 'gru'), latents:tuple|None=None,
@@ -114,8 +126,10 @@ def ensure_clip_predictions(cfg:Config, subject:int, run_dir:str|Path|None=None,
     from neuro_decode.stage2 import fit_clip_regressors
     from neuro_decode.config import file_lock
     rd = Path(run_dir) if run_dir else cfg.run_dir
+    from neuro_decode.clip import run_has_captions
     sd = rd/f'sub-{check_subject(subject):02d}'
-    out = [sd/'pred_clip_text.h5', sd/'pred_clip_vision.h5']
+    ensure_prep(cfg, subject, rd, progress=progress)
+    out = ([sd/'pred_clip_text.h5'] if run_has_captions(rd) else []) + [sd/'pred_clip_vision.h5']
     if not all(p.exists() for p in out):
         ensure_features(cfg, rd, progress=progress)
         with file_lock(out[0]):
@@ -146,13 +160,13 @@ class Step:
     notebook:str           # notebook in nbs/, without extension
     per_subject:bool
     what:str               # one line for the log
-    outputs:tuple          # globs of the files it writes: relative to the run folder, or 'data:' for the dataset root
+    outputs:tuple          # globs of the files it writes: relative to the run folder, 'data:' the dataset, 'betas:' the betas root
 
 STEPS = {s.name: s for s in (
     Step('simulate', '02_simulate', False, 'simulate the NSD-format dataset', ('data:SIMULATED.json', 'data:nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5',
          'data:nsddata/experiments/nsd/*', 'data:nsddata_timeseries/ppdata/subj*/func1pt8mm/*/*')),
     Step('glm', '03_glm', True, 'single-trial betas from the BOLD time series, types A-D',
-         ('data:nsddata_betas/ppdata/subj{s:02d}/func1pt8mm/*/*', 'sub-{s:02d}/glm_accuracy.csv')),
+         ('betas:nsddata_betas/ppdata/subj{s:02d}/func1pt8mm/*/*', 'sub-{s:02d}/glm_accuracy.csv')),
     Step('prep', '04_nsd', True, 'betas -> train/test split, repetition averages, z-scores', ('sub-{s:02d}/prep.h5',)),
     Step('features', '06_clip', False, 'VDVAE latents and CLIP embeddings of every image', ('features/*.h5',)),
     Step('stage1', '07_regress', True, 'stage-1 regressors -> predicted VDVAE latents',
@@ -200,6 +214,9 @@ class Request:
     noise_subjects:tuple|None = None  # subjects of the noise analysis; None: the first
     steps:tuple|None = None         # steps to run; None: all
     sessions:str|None = None        # betas sessions (e.g. '1-37')
+    captions:bool = True            # False: prepare without COCO captions (stage 2 guided by image embeddings only)
+    float16:bool = False            # features stored as float16 (half the disk)
+    stand_ins:bool|None = None      # bundled stand-in metric networks; None: only without real weights
 
 def plan(cfg:Config, req:Request)->list: # nodes in an executable order
     "The graph of nodes for a request: shared steps once, per-subject steps fanned out, dependencies between them."
@@ -224,8 +241,10 @@ def plan(cfg:Config, req:Request)->list: # nodes in an executable order
         return n
     sim = add('simulate', None, {}, [])
     glm = {s: add('glm', s, {}, [sim]) for s in subs}
-    prep = {s: add('prep', s, {'sessions': req.sessions} if req.sessions else {}, [glm[s]]) for s in subs}
-    feats = add('features', None, {'latents': tuple(sorted(set(req.latents)))}, list(prep.values()))
+    pp = dict(**({'sessions': req.sessions} if req.sessions else {}), **({} if req.captions else {'captions': False}))
+    prep = {s: add('prep', s, pp, [glm[s]]) for s in subs}
+    feats = add('features', None, {'latents': tuple(sorted(set(req.latents))), **({'feature_dtype': 'float16'} if req.float16 else {})},
+                list(prep.values()))
     s1 = {}
     for s in subs:
         for k in req.latents:
@@ -242,8 +261,9 @@ def plan(cfg:Config, req:Request)->list: # nodes in an executable order
         s2[s] = add('stage2', s, {'models': s2_models, 'latents': k2}, [im1[s], feats]) if k2 else None
         noise_subs = req.noise_subjects if req.noise_subjects is not None else (first,)
         if s in noise_subs and len(req.noise) and 'gru' in s2_models and 15 in k2:
-            nz[s] = add('noise', s, {'model': 'gru', 'latents': 15, 'amplitudes': tuple(req.noise)}, [s2[s]])
-        met[s] = add('metrics', s, {}, [im1[s], s2[s], nz.get(s)])
+            nz[s] = add('noise', s, {'model': 'gru', 'latents': 15, 'amplitudes': tuple(req.noise),
+                                     **({} if req.stand_ins is None else {'stand_ins': req.stand_ins})}, [s2[s]])
+        met[s] = add('metrics', s, {} if req.stand_ins is None else {'stand_ins': req.stand_ins}, [im1[s], s2[s], nz.get(s)])
         if 15 in req.latents and 'gru' in (req.models or ('ridge', 'gru')):
             rsa[s] = add('rsa', s, {'model': 'gru', 'latents': 15}, [s1[s, 15], s2[s]])
     add('report', None, {}, [n for n in list(met.values()) + list(rsa.values()) + list(s1.values())])
@@ -253,18 +273,23 @@ def plan(cfg:Config, req:Request)->list: # nodes in an executable order
     return nodes
 
 # %% ../nbs/14_run.ipynb #3352e2e6
-def _data_root(cfg:Config)->Path: return cfg.data_root
+def _roots(cfg:Config, run_dir:Path)->dict:
+    "The folders a step's output globs are relative to, by prefix."
+    return {'run': Path(run_dir), 'data': cfg.data_root, 'betas': cfg.betas_root or cfg.data_root}
+
+def _split(pat:str)->tuple: # (root prefix, path)
+    pre, sep, rest = pat.partition(':')
+    return (pre, rest) if sep and pre in ('run', 'data', 'betas') else ('run', pat)
 
 def node_outputs(node:Node, cfg:Config, run_dir:Path)->list:
     "The files a node wrote (its step's globs, filled in with its subject and layers)."
     k = node.params.get('latents', ('*',))
     ks = k if isinstance(k, (tuple, list)) else (k,)
-    out = set()
+    roots, out = _roots(cfg, run_dir), set()
     for g in node.step.outputs:
         for kk in ks:
-            pat = g.format(s=node.subject or 0, k=kk)
-            base, pat = (cfg.data_root, pat[5:]) if pat.startswith('data:') else (run_dir, pat)
-            out |= {p for p in base.glob(pat) if p.is_file() and not p.name.startswith('.') and '.part' not in p.name}
+            pre, pat = _split(g.format(s=node.subject or 0, k=kk))
+            out |= {p for p in roots[pre].glob(pat) if p.is_file() and not p.name.startswith('.') and '.part' not in p.name}
     return sorted(out)
 
 def _hash(obj)->str:
@@ -278,23 +303,28 @@ def _notebook_sha(node:Node, nbs:Path)->str:
 def stamp_path(run_dir:Path, node:Node)->Path: return run_dir/'.stamps'/f'{node.id}.json'
 
 def _rel(p:Path, cfg:Config, run_dir:Path)->str:
-    return f'run:{p.relative_to(run_dir)}' if p.is_relative_to(run_dir) else f'data:{p.relative_to(cfg.data_root)}'
+    "An output's name in a stamp: its root's prefix and its path relative to it."
+    for pre, root in _roots(cfg, run_dir).items():
+        if p.is_relative_to(root): return f'{pre}:{p.relative_to(root)}'
+    raise ConfigError(f"{p}: outside the run, dataset and betas folders")
 
 def stamp_status(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict)->tuple: # (up to date?, reason)
     "Whether a node's stamp still holds: same parameters, code and inputs, and every output present with its checksum."
     import neuro_decode
     from neuro_decode.config import sha256
     p = stamp_path(run_dir, node)
-    if not p.exists(): return False, 'not run yet'
+    if not p.exists(): return False, 'new'
     try: st = json.loads(p.read_text())
-    except (OSError, ValueError): return False, 'unreadable stamp'
-    if st.get('params') != _hash(node.params): return False, 'other parameters'
+    except (OSError, ValueError): return False, 'its stamp was unreadable'
+    if st.get('params') != _hash(node.params): return False, 'parameters changed'
     if st.get('version') != neuro_decode.__version__ or st.get('notebook') != _notebook_sha(node, nbs): return False, 'code changed'
     if st.get('inputs') != {d.id: digests.get(d.id) for d in node.deps}: return False, 'inputs changed'
+    roots = _roots(cfg, run_dir)
     for rel, h in st.get('outputs', {}).items():
-        f = (run_dir/rel[4:]) if rel.startswith('run:') else (cfg.data_root/rel[5:])
-        if not f.exists(): return False, f'{rel[4:] if rel.startswith("run:") else rel} missing'
-        if sha256(f) != h: return False, f'{f.name} changed or damaged (checksum)'
+        pre, path = _split(rel)
+        f = roots[pre]/path
+        if not f.exists(): return False, f'output {path} missing'
+        if sha256(f) != h: return False, f'output {f.name} damaged or changed (checksum)'
     return True, 'up to date'
 
 def write_stamp(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict, seconds:float)->str: # the node's digest
@@ -316,10 +346,9 @@ def write_stamp(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict, sec
 # the user, through papermill's error and the executed notebook.
 KERNEL_ARGS = ['--IPKernelApp.log_level=CRITICAL']
 
-def without_demos(src:Path, dst:Path, shown_in:str)->Path:
-    "A copy of notebook `src` whose code cells tagged 'demo' (the same for every subject) are a note pointing to `shown_in`."
+def without_demos(src:Path, dst:Path, note:str)->Path:
+    "A copy of notebook `src` whose code cells tagged 'demo' (the same for every subject) are replaced by the markdown `note`."
     nb = json.loads(Path(src).read_text())
-    note = f"*A demonstration that does not depend on the subject: it is not repeated here; see `{shown_in}`.*"
     nb['cells'] = [dict(cell_type='markdown', id=c.get('id', ''), metadata={}, source=note)
                    if c['cell_type'] == 'code' and 'demo' in c.get('metadata', {}).get('tags', []) else c for c in nb['cells']]
     dst.write_text(json.dumps(nb))
@@ -331,8 +360,8 @@ def execute_node(spec:dict)->dict:
     t0 = time.time()
     src, out = Path(spec['notebook']), Path(spec['executed'])
     out.parent.mkdir(parents=True, exist_ok=True)
-    if spec.get('demos_in'):                        # demos run in one subject's notebook per run, not in every subject's
-        src = without_demos(src, out.with_name(f'.{out.stem}.input.ipynb'), spec['demos_in'])
+    if spec.get('demo_note'):                       # demos run in one subject's notebook per run, not in every subject's
+        src = without_demos(src, out.with_name(f'.{out.stem}.input.ipynb'), spec['demo_note'])
     try:
         declared = pm.inspect_notebook(str(src))
         params = {k: v for k, v in spec['params'].items() if k in declared}
@@ -345,7 +374,7 @@ def execute_node(spec:dict)->dict:
         cell, err = getattr(e, 'cell_index', None), f"{getattr(e, 'ename', type(e).__name__)}: {str(getattr(e, 'evalue', e)).strip().splitlines()[-1] if str(getattr(e, 'evalue', e)).strip() else ''}"
         return dict(id=spec['id'], ok=False, seconds=time.time() - t0, error=err[:400], cell=cell, executed=str(out))
     finally:
-        if spec.get('demos_in'): src.unlink(missing_ok=True)
+        if spec.get('demo_note'): src.unlink(missing_ok=True)
 
 # %% ../nbs/14_run.ipynb #998bbb86
 THREAD_VARS = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS')
@@ -416,10 +445,34 @@ def stage1_summary(cfg:Config)->str:
 def node_params(node:Node, cfg:Config, run_dir:Path)->dict:
     "The parameters passed to a node's notebook (papermill keeps only those it declares)."
     p = dict(preset=cfg.preset.name, seed=cfg.seed, data_root=str(cfg.data_root), run_dir=str(run_dir),
-             weights_dir=str(cfg.weights_dir) if cfg.weights_dir else None)
+             weights_dir=str(cfg.weights_dir) if cfg.weights_dir else None,
+             betas_root=str(cfg.betas_root) if cfg.betas_root else None)
     if node.subject is not None: p['subject'] = node.subject
     for k, v in node.params.items(): p[k] = list(v) if isinstance(v, tuple) else v
     return p
+
+def check_request(cfg:Config, req:Request)->None:
+    "Every argument of a request checked against the configuration and the files, before any node starts: a `ConfigError` saying what is wrong."
+    import numpy as np
+    from neuro_decode.nsd import Layout, find_sessions, load_roi, NSDFormatError
+    bad = [a for a in req.noise if not (np.isfinite(a) and a >= 0)]
+    if bad: raise ConfigError(f"noise amplitudes {bad}: expected values >= 0 (the noise's standard deviation on the 0..255 scale)")
+    if req.noise_subjects and set(req.noise_subjects) - set(req.subjects):
+        raise ConfigError(f"noise subjects {sorted(set(req.noise_subjects) - set(req.subjects))}: expected some of the run's subjects {list(req.subjects)}")
+    sessions = parse_sessions(req.sessions)
+    if cfg.preset.simulated:
+        if sessions and max(sessions) > cfg.preset.n_sessions:
+            raise ConfigError(f"sessions {req.sessions}: the {cfg.preset.name!r} world has {cfg.preset.n_sessions} session(s); expected 1-{cfg.preset.n_sessions}")
+        return
+    if not (req.steps is None or 'prep' in req.steps): return
+    try:
+        for s in req.subjects:
+            load_roi(cfg.data_root, s); find_sessions(cfg.betas_root or cfg.data_root, s, sessions=sessions, data_root=cfg.data_root)
+    except NSDFormatError as e: raise ConfigError(str(e)) from None
+    ann = Layout(cfg.data_root).annotations
+    if req.captions and not any(ann.glob('captions_*.json')):
+        raise ConfigError(f"{ann}: no COCO caption annotations (captions_train2017.json, captions_val2017.json from "
+                          "annotations_trainval2017.zip); expected them for the CLIP-text regression, or pass --no-captions")
 
 def run_pipeline(cfg:Config,                   # what to run on
                  req:Request|None=None,        # what to compute; the preset's subjects and the paper's runs by default
@@ -432,23 +485,28 @@ def run_pipeline(cfg:Config,                   # what to run on
     from tqdm import tqdm
     req = req or Request(subjects=tuple(cfg.preset.subjects))
     nbs = notebooks_dir(nbs)
+    if backend not in ('local', 'dask'): raise ConfigError(f"backend {backend!r}: expected 'local' or 'dask'")
+    if workers is not None and workers < 1: raise ConfigError(f"workers {workers}: expected 1 or more notebooks at once")
+    nodes = plan(cfg, req)
+    check_request(cfg, req)                       # everything checked before anything is written
     rd = cfg.run_dir
     rd.mkdir(parents=True, exist_ok=True)
-    nodes = plan(cfg, req)
     # a notebook's subject-independent demos (cells tagged 'demo') run in its first subject's node only
     # (the first subject's node, 15 layers where there are several: the one the docs show)
     first = {}
     for n in sorted((n for n in nodes if n.subject is not None), key=lambda n: (n.subject, 'L15' not in n.id, n.id)):
         first.setdefault(n.step.notebook, n)
-    demos_in = {n.id: f'executed/{first[n.step.notebook].id}.ipynb' for n in nodes
-                if n.subject is not None and first[n.step.notebook].id != n.id}
+    demo_note = {n.id: "*A demonstration that does not depend on the subject: it is not repeated here; see "
+                       f"`executed/{first[n.step.notebook].id}.ipynb`.*" for n in nodes if n.subject is not None and first[n.step.notebook].id != n.id}
+    if not cfg.preset.simulated:                  # demos use the bundled models on simulated scenes: the docs show them, real runs skip them
+        demo_note = {n.id: "*A demonstration with the bundled models on simulated scenes: runs on real data skip it (the documentation "
+                           "shows it).*" for n in nodes}
     # a node whose dependency is not part of this request is taken as given (its stamp's digest, if any)
     digests, status, rows = {}, {}, {}
     for n in nodes:
         for d in n.deps:
             if d.id not in {m.id for m in nodes} and stamp_path(rd, d).exists():
                 digests[d.id] = json.loads(stamp_path(rd, d).read_text()).get('digest')
-    if backend not in ('local', 'dask'): raise ConfigError(f"backend {backend!r}: expected 'local' or 'dask'")
     be = DaskBackend(workers, scheduler) if (backend == 'dask' or scheduler) else LocalBackend(workers)
     log(f"{len(nodes)} nodes on {be}; run folder {rd}")
     t_all, running = time.time(), {}
@@ -471,7 +529,7 @@ def run_pipeline(cfg:Config,                   # what to run on
                     continue
                 stamp_path(rd, n).unlink(missing_ok=True)
                 spec = dict(id=n.id, notebook=str(nbs/f'{n.step.notebook}.ipynb'), executed=str(rd/'executed'/f'{n.id}.ipynb'),
-                            params=node_params(n, cfg, rd), demos_in=demos_in.get(n.id))
+                            params=node_params(n, cfg, rd), demo_note=demo_note.get(n.id))
                 running[be.submit(spec)] = (n, why)
             if not running: continue
             for f in be.wait_any(running):
@@ -481,7 +539,7 @@ def run_pipeline(cfg:Config,                   # what to run on
                 if res['ok']:
                     digests[n.id] = write_stamp(n, cfg, rd, nbs, digests, res['seconds']); status[n.id] = 'done'
                     rows[n.id] = dict(node=n.id, step=n.step.name, subject=n.subject, status='done', seconds=round(res['seconds'], 1), note=why)
-                    bar.write(f"[{time.time() - t_all:6.0f} s] {n.label}: done in {res['seconds']:.1f} s ({why})")
+                    bar.write(f"[{time.time() - t_all:6.0f} s] {n.label}: done in {res['seconds']:.1f} s (ran because: {why})")
                 else:
                     status[n.id] = 'failed'
                     where = f"{res.get('executed')}" + (f", cell {res['cell']}" if res.get('cell') is not None else '')
@@ -507,7 +565,8 @@ def _cmd_simulate(a):
 
 def _cmd_prepare(a):
     from neuro_decode.nsd import prepare_subject, load_prep
-    p = prepare_subject(a.data, a.subject, a.out, parse_sessions(a.sessions), a.format, progress=not a.quiet)
+    p = prepare_subject(a.data, a.subject, a.out, parse_sessions(a.sessions), a.format, progress=not a.quiet,
+                        betas_root=a.betas, captions=not a.no_captions)
     print(load_prep(p), '->', p)
 
 def _cmd_glm(a):
@@ -516,20 +575,22 @@ def _cmd_glm(a):
     data = a.data
     if data is None:                       # the preset's simulated world, built if missing
         data = ensure_simulated(get_config(a.preset, seed=a.seed), progress=not a.quiet)
-    t0 = time.time()
-    stamp = glm_subject(data, a.subject, parse_sessions(a.sessions), a.out, a.types, a.roi, drift_period=a.drift_period,
-                        hrf_library=a.hrf_library, device=a.device, progress=not a.quiet)
+    from neuro_decode.config import derivatives_root
+    t0, out = time.time(), a.out or derivatives_root(data)
+    stamp = glm_subject(data, a.subject, parse_sessions(a.sessions), out, a.types, a.roi, drift_period=a.drift_period,
+                        hrf_library=a.hrf_library, device=a.device, into_dataset=a.into_dataset, progress=not a.quiet)
     info = json.loads(stamp.read_text())
     for k, v in info['per_session'].items():
         print(f"session {k}: {v['n_trials']} trials x {v['n_valid']} voxels, {v['n_pcs']} noise PCs/run, median ridge fraction {v['median_frac']:.2f}")
-    print(f"betas (types {a.types}) in {stamp.parent.parent} ({time.time() - t0:.1f} s)")
+    print(f"betas (types {a.types}) in {stamp.parent.parent} ({time.time() - t0:.1f} s); read them with --betas {out}")
 
 def _cmd_features(a):
     import h5py
     from neuro_decode.clip import extract_features
     w = a.weights or get_config('tiny').weights_dir          # --weights, else $NEURO_DECODE_WEIGHTS, else bundled
     t0 = time.time()
-    files = extract_features(a.run, tuple(a.latents), w, a.device, overwrite=a.overwrite, progress=not a.quiet)
+    files = extract_features(a.run, tuple(a.latents), w, a.device, overwrite=a.overwrite, progress=not a.quiet,
+                             dtype='float16' if a.float16 else None)
     for name, p in files.items():
         with h5py.File(p) as f:
             d = f['latents' if 'latents' in f else 'embeddings']
@@ -537,17 +598,21 @@ def _cmd_features(a):
     print(f"features of {a.run} ready ({time.time() - t0:.1f} s)")
 
 def _cmd_config(a):
-    cfg = get_config(a.preset, data_root=a.data, runs_dir=a.runs_dir, seed=a.seed)
+    cfg = get_config(a.preset, data_root=a.data, runs_dir=a.runs_dir, seed=a.seed, betas_root=a.betas)
     print(json.dumps({'preset': cfg.preset.name, 'subjects': cfg.preset.subjects, 'data_root': str(cfg.data_root),
-                      'run_dir': str(cfg.run_dir), 'weights_dir': str(cfg.weights_dir), 'seed': cfg.seed,
-                      'device': cfg.device}, indent=1))
+                      'betas_root': str(cfg.betas_root or cfg.data_root), 'run_dir': str(cfg.run_dir),
+                      'weights_dir': str(cfg.weights_dir), 'seed': cfg.seed, 'device': cfg.device}, indent=1))
 
 def _cmd_run(a):
-    cfg = get_config(a.preset, data_root=a.data, weights_dir=a.weights, runs_dir=a.runs_dir, seed=a.seed)
+    cfg = get_config(a.preset, data_root=a.data, weights_dir=a.weights, runs_dir=a.runs_dir, seed=a.seed, betas_root=a.betas)
     req = Request(subjects=tuple(a.subjects or cfg.preset.subjects), models=tuple(a.models) if a.models else None,
                   latents=tuple(a.latents or cfg.preset.n_latents), noise=tuple(a.noise), steps=tuple(a.steps) if a.steps else None,
-                  noise_subjects=tuple(a.noise_subjects) if a.noise_subjects else None, sessions=a.sessions)
-    print(f"neuro-decode run: preset {cfg.preset.name}, data {cfg.data_root}, weights {cfg.weights_dir or 'bundled'}, outputs {cfg.run_dir}")
+                  noise_subjects=tuple(a.noise_subjects) if a.noise_subjects else None, sessions=a.sessions,
+                  captions=not a.no_captions, stand_ins=a.stand_ins, float16=a.float16_features)
+    print(f"neuro-decode run: preset {cfg.preset.name}, data {cfg.data_root}, betas {cfg.betas_root or cfg.data_root}, "
+          f"weights {cfg.weights_dir or 'bundled'}, outputs {cfg.run_dir}")
+    if req.models is None and 15 in req.latents:
+        print(f"the paper's ablation (CNN and Transformer, 15 layers, Table 2) runs on subject {req.subjects[0]}, the first requested")
     table = run_pipeline(cfg, req, a.backend, a.workers, a.scheduler, a.nbs, progress=not a.quiet)
     with pd.option_context('display.width', 200, 'display.max_colwidth', 120):
         s1 = stage1_summary(cfg)
@@ -575,12 +640,15 @@ def cli_parser()->argparse.ArgumentParser:
     q.add_argument('--data', required=True, help='dataset root (real NSD or simulated), the folder holding nsddata/')
     q.add_argument('--subject', type=int, required=True); q.add_argument('--out', required=True, help='run folder')
     q.add_argument('--sessions', help='e.g. 1-37 (default: all present)')
-    q.add_argument('--format', default='auto', choices=['auto', 'nii.gz', 'hdf5'])
+    q.add_argument('--format', default='auto', choices=['auto', 'nii.gz', 'hdf5'], help='betas files (default: .hdf5 where present)')
+    q.add_argument('--betas', help="a derivatives root with the betas (`neuro-decode glm --out`); default: the dataset's own")
+    q.add_argument('--no-captions', action='store_true', help='no COCO captions: stage 2 is then guided by image embeddings only')
     q.add_argument('--quiet', action='store_true'); q.set_defaults(fn=_cmd_prepare)
     q = sub.add_parser('glm', help='single-trial GLM betas (types A-D) from BOLD time series, in NSD layout')
     q.add_argument('--data', help="dataset root with NSD's time series (default: the preset's simulated world)")
     q.add_argument('--subject', type=int, required=True); q.add_argument('--sessions', help='e.g. 1-3 (default: all)')
-    q.add_argument('--out', help='where the betas folders go (default: --data)')
+    q.add_argument('--out', help='derivatives root the betas folders go to (default: runs/derivatives/<dataset name>; never inside --data)')
+    q.add_argument('--into-dataset', action='store_true', help='allow --out inside the dataset (existing betas are still never replaced)')
     q.add_argument('--types', default='ABCD', help="which of A (assumehrf), B (fithrf), C (+GLMdenoise), D (+ridge)")
     q.add_argument('--roi', help='fit only this ROI (e.g. nsdgeneral) plus a noise-pool sample (default: whole brain)')
     q.add_argument('--drift-period', type=float, default=DRIFT_PERIOD, help='seconds of run per drift-polynomial degree (default: GLMsingle\'s 120)')
@@ -595,10 +663,16 @@ def cli_parser()->argparse.ArgumentParser:
     q.add_argument('--weights', help='real weights folder (default: $NEURO_DECODE_WEIGHTS, else the bundled small models)')
     q.add_argument('--device', help="'cpu' or 'cuda' (default: GPU when present)"); q.add_argument('--quiet', action='store_true')
     q.add_argument('--overwrite', action='store_true', help='replace features that another model made (refused otherwise)')
+    q.add_argument('--float16', action='store_true', help='store the features as float16 (half the disk)')
     q.set_defaults(fn=_cmd_features)
     q = sub.add_parser('run', help='execute the pipeline notebooks with papermill, subject by subject, resuming what is done')
     q.add_argument('--preset', default='default', help="'tiny', 'default' (simulated) or 'nsd' (real; --data or NSD_ROOT)")
     q.add_argument('--data', help='dataset root (NSD_ROOT for nsd)'); q.add_argument('--weights', help='real weights folder (default: $NEURO_DECODE_WEIGHTS, else bundled)')
+    q.add_argument('--betas', help="derivatives root with the betas (`neuro-decode glm --out`); default: simulated runs/derivatives/<world>, NSD its own")
+    q.add_argument('--no-captions', action='store_true', help='no COCO captions: stage 2 guided by image embeddings only')
+    q.add_argument('--float16-features', action='store_true', help='store the features as float16: half the disk (a full NSD run: see the README)')
+    q.add_argument('--stand-ins', action=argparse.BooleanOptionalAction, default=None,
+                   help='also score with the bundled stand-in metric networks (default: only without real weights)')
     q.add_argument('--runs-dir'); q.add_argument('--seed', type=int, default=0)
     q.add_argument('--subjects', type=int, nargs='+', help="subjects (default: the preset's)")
     q.add_argument('--models', nargs='+', help='stage-1 models for every subject (default: ridge and gru, plus cnn and transformer for the first subject at 15 layers)')
@@ -613,7 +687,7 @@ def cli_parser()->argparse.ArgumentParser:
     q.add_argument('--nbs', help='notebooks folder'); q.add_argument('--quiet', action='store_true', help='no progress bar')
     q.set_defaults(fn=_cmd_run)
     q = sub.add_parser('config', help='print the resolved configuration')
-    q.add_argument('--preset', default='tiny'); q.add_argument('--data'); q.add_argument('--runs-dir')
+    q.add_argument('--preset', default='tiny'); q.add_argument('--data'); q.add_argument('--runs-dir'); q.add_argument('--betas')
     q.add_argument('--seed', type=int, default=0); q.set_defaults(fn=_cmd_config)
     return p
 

@@ -15,15 +15,18 @@ from .config import (get_config, get_preset, Preset, Config, ConfigError, atomic
                                  write_json, file_lock, NSD_SUBJECTS)
 from .hrf import hrf_library, event_regressors, drift_basis, drift_degree, N_HRFS, HRF_DT
 from .nsd import (Layout, subj_dir, write_nifti, write_betas_hdf5, write_stimuli, write_captions,
-                              STIM_SIZE, STIM_S, VOXEL_MM)
+                              STIM_SIZE, STIM_S, VOXEL_MM, NSD_IMAGES, NSD_SUBJECT_IMAGES, NSD_SHARED, NSD_SESSIONS,
+                              NSD_RUNS, NSD_RUN_SLOTS, NSD_RUN_TRIALS, NSD_VOLUME, NSD_ROI_VOXELS)
 
 # %% auto #0
 __all__ = ['CLASSES', 'COLOURS', 'SCENES', 'SIZES', 'POSITIONS', 'IMG_SIZE', 'FEAT_SIZE', 'TR', 'TRIAL_S', 'RUNS_PER_SESSION',
            'REPS', 'NOISE_FACTOR', 'SIM_VERSION', 'N_SEM', 'FIELD_DEG', 'PRE_VOLS', 'POST_VOLS', 'VOLS_PER_TRIAL',
-           'N_STRUCT', 'DRIFT_HZ', 'COCO_OFFSET', 'STAMP', 'SceneObject', 'Scene', 'sample_scene', 'render_scene',
-           'scene_captions', 'feature_maps', 'semantic_vector', 'SimSpec', 'sim_spec', 'make_expdesign',
-           'subject_volume', 'Voxels', 'make_voxels', 'prf_weights', 'neural_response', 'true_betas', 'Run',
-           'make_schedule', 'run_bold', 'stim_info_table', 'simulate_subject', 'simulate_nsd', 'ensure_simulated']
+           'N_STRUCT', 'DRIFT_HZ', 'COCO_OFFSET', 'STAMP', 'NSD_SHAPED_EXTRA_VOLS', 'SceneObject', 'Scene',
+           'sample_scene', 'render_scene', 'scene_captions', 'feature_maps', 'semantic_vector', 'SimSpec', 'sim_spec',
+           'make_expdesign', 'subject_volume', 'Voxels', 'make_voxels', 'prf_weights', 'neural_response', 'true_betas',
+           'Run', 'make_stimpattern', 'make_schedule', 'run_bold', 'stim_info_table', 'simulate_subject',
+           'simulate_nsd', 'ensure_simulated', 'NSDShape', 'nsd_shaped_design', 'nsd_shaped_trials', 'nsd_shaped_roi',
+           'nsd_shaped_image', 'nsd_shaped_betas', 'write_nsd_shaped']
 
 # %% ../nbs/02_simulate.ipynb #b2b2e328
 CLASSES = ('ball', 'box', 'kite', 'sign', 'ring', 'star', 'bar', 'cross')
@@ -172,7 +175,7 @@ TRIAL_S = 4.0            # one trial every 4 s: 3 s image + 1 s gap
 RUNS_PER_SESSION = 12
 REPS = 3                 # each image is shown three times
 NOISE_FACTOR = {1: 1.0, 2: 1.1, 3: 1.2, 4: 1.25, 5: 1.3, 6: 1.35, 7: 1.6, 8: 1.4}   # thermal noise scale per subject
-SIM_VERSION = 4          # bump when the generative model changes: cached worlds are rebuilt
+SIM_VERSION = 5          # bump when the generative model changes: cached worlds are rebuilt (5: NSD's stimpattern, 73k ids in design files)
 
 @dataclass(frozen=True)
 class SimSpec:
@@ -338,17 +341,27 @@ class Run:
     onset_vols:np.ndarray   # (k,) volume at which each trial starts
     n_vols:int
 
-def make_schedule(n_trials:int, n_sessions:int, rng:np.random.Generator)->list:
-    "Split trials into sessions x 12 runs with blanks; returns a list of `Run`."
-    runs = []
-    for s, st in enumerate(np.array_split(np.arange(n_trials), n_sessions), 1):
-        for r, tr in enumerate(np.array_split(st, RUNS_PER_SESSION), 1):
-            n_blank = max(1, int(round(len(tr)/8)))
-            slots = len(tr) + n_blank
-            blank = 1 + rng.choice(slots - 1, n_blank, replace=False)   # never the first slot
-            stim_slots = np.setdiff1d(np.arange(slots), blank)
-            runs.append(Run(s, r, tr, PRE_VOLS + VOLS_PER_TRIAL*stim_slots,
-                            PRE_VOLS + VOLS_PER_TRIAL*slots + POST_VOLS))
+def make_stimpattern(n_trials:int, n_sessions:int, rng:np.random.Generator)->np.ndarray: # (sessions, 12, slots) uint8
+    "NSD's `stimpattern` for a world: trials split evenly into sessions and runs, about one slot in eight blank."
+    per_run = [len(tr) for st in np.array_split(np.arange(n_trials), n_sessions) for tr in np.array_split(st, RUNS_PER_SESSION)]
+    n_blank = [max(1, int(round(k/8))) if k >= 2 else 0 for k in per_run]
+    out = np.zeros((n_sessions*RUNS_PER_SESSION, max(k + b for k, b in zip(per_run, n_blank))), np.uint8)
+    for i, (k, b) in enumerate(zip(per_run, n_blank)):
+        out[i, :k + b] = 1
+        out[i, rng.choice(np.arange(1, k + b - 1), b, replace=False)] = 0      # never the first or the last slot
+    return out.reshape(n_sessions, RUNS_PER_SESSION, -1)
+
+def make_schedule(stimpattern:np.ndarray # (sessions, runs, slots) 1 where a trial is shown
+                 )->list:
+    "The runs of a subject from the world's `stimpattern`: its trials in order, slot by slot."
+    runs, t = [], 0
+    for s, ses in enumerate(np.asarray(stimpattern) > 0, 1):
+        for r, pat in enumerate(ses, 1):
+            slots = np.flatnonzero(pat)
+            if not len(slots): continue
+            runs.append(Run(s, r, np.arange(t, t + len(slots)), PRE_VOLS + VOLS_PER_TRIAL*slots,
+                            PRE_VOLS + VOLS_PER_TRIAL*(slots[-1] + 1) + POST_VOLS))
+            t += len(slots)
     return runs
 
 # %% ../nbs/02_simulate.ipynb #f30770b4
@@ -420,7 +433,7 @@ def simulate_subject(root:Path, spec:SimSpec, subject:int, ed:dict, feats:np.nda
     trial_b = img_b[trial_k] + rng.normal(size=(len(trial_k), n_vox)).astype(np.float32)*(0.35*vox.amplitude[None])
     loadings = np.stack([_smooth_field(vox.shape, rng, 2.0).ravel()[vox.brain_index] for _ in range(N_STRUCT)])
     loadings = (0.5*loadings*NOISE_FACTOR[subject]).astype(np.float32)
-    sched = make_schedule(len(trial_k), spec.n_sessions, rng)
+    sched = make_schedule(ed['stimpattern'])
     lib = hrf_library()
     sess_of, run_of = np.zeros(len(trial_k), int), np.zeros(len(trial_k), int)
     for run in tqdm(sched, desc=f'subject {subject}: BOLD runs', disable=not progress, leave=False):
@@ -428,7 +441,7 @@ def simulate_subject(root:Path, spec:SimSpec, subject:int, ed:dict, feats:np.nda
         vol = np.zeros((int(np.prod(vox.shape)), run.n_vols), np.int16)
         vol[vox.brain_index] = np.round(bold.T).astype(np.int16)
         write_nifti(lay.timeseries(subject, run.session, run.run), vol.reshape(*vox.shape, run.n_vols), tr=TR)
-        design = np.zeros(run.n_vols, int); design[run.onset_vols] = trial_k[run.trials] + 1
+        design = np.zeros(run.n_vols, int); design[run.onset_vols] = ims[trial_k[run.trials]] + 1   # 1-based 73k ids
         with atomic_path(lay.design(subject, run.session, run.run)) as t: t.write_text(''.join(f'{d}\n' for d in design))
         sess_of[run.trials], run_of[run.trials] = run.session, run.run
     with atomic_path(lay.truth(subject)) as tmp, h5py.File(tmp, 'w') as f:
@@ -471,6 +484,7 @@ def simulate_nsd(root:str|Path,            # dataset root to create (must not ex
         write_stimuli(lay.stimuli, images(), spec.n_images)
         sem = np.stack([semantic_vector(s) for s in scenes])
         caps = [scene_captions(s, rng) for s in scenes]
+        ed['stimpattern'] = make_stimpattern(spec.n_trials, spec.n_sessions, rng)   # one blank layout for all subjects, as NSD's
         info = stim_info_table(ed, spec.n_images)
         lay.stim_info.parent.mkdir(parents=True, exist_ok=True)
         info.to_csv(lay.stim_info)
@@ -499,3 +513,129 @@ def ensure_simulated(cfg:Config|None=None, # configuration; `get_config()` by de
                 raise FileExistsError(f"{root}: not a simulated dataset (no {STAMP}); expected an empty or simulated folder")
             import shutil; shutil.rmtree(root)       # a stale simulation of ours: rebuild it
         return simulate_nsd(root, cfg.preset.name, cfg.seed, progress)
+
+# %% ../nbs/02_simulate.ipynb #a7b94aab
+@dataclass(frozen=True)
+class NSDShape:
+    "Sizes of an NSD-shaped dataset: NSD's own (subject 1) by default, smaller ones for tests."
+    subject:int = 1
+    sessions:int = 2                    # sessions written (NSD: up to 40)
+    volume:tuple = NSD_VOLUME[1]        # functional volume (x, y, z)
+    roi_voxels:int = NSD_ROI_VOXELS[1]  # voxels of nsdgeneral
+    run_trials:tuple = NSD_RUN_TRIALS   # stimulus trials of odd and even runs (NSD: 63, 62; 750 a session)
+    run_slots:int = NSD_RUN_SLOTS       # trial slots of a run (NSD: 75)
+    formats:tuple = ('nii.gz', 'hdf5')  # betas files written
+    timeseries:bool = False             # also BOLD time series and design files (what the GLM reads)
+    seed:int = 0
+
+def nsd_shaped_design(shape:NSDShape, rng:np.random.Generator)->dict:
+    "`nsd_expdesign.mat`'s variables at NSD's sizes, 1-based as the file holds them: one subject's 10,000 images."
+    ids = rng.permutation(NSD_IMAGES)[:NSD_SUBJECT_IMAGES] + 1
+    shared = np.sort(ids[:NSD_SHARED])
+    subjectim = np.zeros((8, NSD_SUBJECT_IMAGES), np.int64)
+    subjectim[shape.subject - 1] = np.concatenate([shared, ids[NSD_SHARED:]])    # the shared images come first
+    order = rng.permutation(np.repeat(np.arange(1, NSD_SUBJECT_IMAGES + 1), 3))
+    pat = np.zeros((NSD_SESSIONS, NSD_RUNS, shape.run_slots), np.uint8)
+    for s in range(NSD_SESSIONS):
+        for r in range(NSD_RUNS):                                                # the first and last slots are blank
+            pat[s, r, 1 + rng.choice(shape.run_slots - 2, shape.run_trials[r % 2], replace=False)] = 1
+    return dict(subjectim=subjectim, masterordering=order[None], sharedix=shared[None], stimpattern=pat)
+
+def nsd_shaped_trials(design:dict, shape:NSDShape)->tuple: # (73k id, session) of every trial written, 0-based ids
+    "The image and session of every trial of the written sessions, placed as `stimpattern` says."
+    n = design['stimpattern'].reshape(NSD_SESSIONS, -1).sum(1, dtype=np.int64)[:shape.sessions]
+    ims = design['subjectim'][shape.subject - 1] - 1
+    return ims[design['masterordering'][0][:n.sum()] - 1], np.repeat(np.arange(1, shape.sessions + 1), n)
+
+# %% ../nbs/02_simulate.ipynb #df50e253
+def nsd_shaped_roi(shape:NSDShape)->tuple: # (ROI volume: -1 outside the brain, 0 brain, 1 nsdgeneral; brain mask)
+    "An ellipsoidal brain, and as `nsdgeneral` its `roi_voxels` voxels nearest a posterior point."
+    g = np.stack(np.meshgrid(*[(np.arange(n) + .5)/n for n in shape.volume], indexing='ij'))
+    ax = lambda v: np.array(v)[:, None, None, None]
+    brain = (((g - .5)/ax([.47, .47, .44]))**2).sum(0) <= 1
+    if brain.sum() < shape.roi_voxels: raise ConfigError(f"volume {shape.volume} holds {brain.sum()} brain voxels; expected >= {shape.roi_voxels}")
+    d = np.where(brain, (((g - ax([.5, .2, .45]))/ax([.35, .3, .3]))**2).sum(0), np.inf)
+    roi = np.zeros(shape.volume, bool); roi.ravel()[np.argsort(d, axis=None)[:shape.roi_voxels]] = True
+    return np.where(roi, 1, np.where(brain, 0, -1)).astype(np.int16), brain
+
+def nsd_shaped_image(nsd_id:int, seed:int=0)->np.ndarray: # (425, 425, 3) uint8
+    "A cheap stand-in picture for one NSD id: a colour gradient and a disc, the same for the same id."
+    r = np.random.default_rng([seed, int(nsd_id)])
+    y, x = np.mgrid[0:1:STIM_SIZE*1j, 0:1:STIM_SIZE*1j]
+    a, (c0, c1, c2) = r.uniform(0, 2*np.pi), r.uniform(0, 255, (3, 3))
+    t = (np.cos(a)*(x - .5) + np.sin(a)*(y - .5) + .75)/1.5
+    img = c0 + (c1 - c0)*t[..., None]
+    cx, cy, rad = r.uniform(.25, .75), r.uniform(.25, .75), r.uniform(.08, .25)
+    img[(x - cx)**2 + (y - cy)**2 < rad**2] = c2
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+def nsd_shaped_betas(ids:np.ndarray, n_voxels:int, seed:int=0)->np.ndarray: # (len(ids), n_voxels) % signal change
+    "True betas of images: every voxel a fixed mix of eight latent features of the image (the same for the same id)."
+    lat = np.stack([np.random.default_rng([seed, int(i), 1]).normal(size=8) for i in ids])
+    W = np.random.default_rng([seed, 2]).normal(size=(8, n_voxels))*0.5
+    return (0.5 + lat @ W).astype(np.float32)
+
+# %% ../nbs/02_simulate.ipynb #35459238
+NSD_SHAPED_EXTRA_VOLS = 2   # time-series volumes after the design's last line (NSD's export: drop them)
+
+def _nsd_shaped_runs(lay:Layout, shape:NSDShape, design:dict, ims:np.ndarray, trial_b:np.ndarray, brain:np.ndarray,
+                     roi:np.ndarray, rng:np.random.Generator)->None:
+    "BOLD time series and design files of the written sessions: canonical HRF, drift, thermal noise."
+    from neuro_decode.hrf import canonical_hrf
+    n_lines = shape.run_slots*VOLS_PER_TRIAL + 1
+    T, bidx, ridx = n_lines + NSD_SHAPED_EXTRA_VOLS, np.flatnonzero(brain.ravel()), np.flatnonzero(roi.ravel())
+    in_roi, t0 = np.isin(bidx, ridx), 0
+    for s in range(1, shape.sessions + 1):
+        for r in range(1, NSD_RUNS + 1):
+            on = np.flatnonzero(design['stimpattern'][s-1, r-1])*VOLS_PER_TRIAL
+            k = np.arange(t0, t0 + len(on)); t0 += len(on)
+            X = event_regressors(on*TR, T, TR, canonical_hrf(), STIM_S)
+            pct = rng.normal(0, 0.6, (T, len(bidx))) + np.linspace(0, 1, T)[:, None]*rng.normal(0, 1, len(bidx))
+            pct[:, in_roi] += X @ trial_b[k]
+            vol = np.zeros((brain.size, T), np.int16); vol[bidx] = np.round(1000*(1 + pct/100)).T
+            write_nifti(lay.timeseries(shape.subject, s, r), vol.reshape(*shape.volume, T), tr=TR)
+            lines = np.zeros(n_lines, np.int64); lines[on] = ims[k] + 1          # 1-based 73k ids
+            with atomic_path(lay.design(shape.subject, s, r)) as t: t.write_text(''.join(f'{v}\n' for v in lines))
+
+def _nsd_shaped_betas(lay:Layout, shape:NSDShape, trial_b:np.ndarray, ses:np.ndarray, roi:np.ndarray, progress:bool)->None:
+    "NSD's betas files of the written sessions: int16 beta x 300 in the ROI, 0 elsewhere."
+    for s in tqdm(range(1, shape.sessions + 1), desc='betas sessions', disable=not progress, leave=False):
+        b = np.round(300*trial_b[ses == s]).astype(np.int16)
+        vol = np.zeros((*shape.volume, len(b)), np.int16); vol[roi] = b.T
+        if 'nii.gz' in shape.formats: write_nifti(lay.betas(shape.subject, s, 'nii.gz'), vol)
+        if 'hdf5' in shape.formats: write_betas_hdf5(lay.betas(shape.subject, s, 'hdf5'), vol)
+
+# %% ../nbs/02_simulate.ipynb #5448207b
+def write_nsd_shaped(root:str|Path,             # new dataset folder (must not exist, or be empty)
+                     shape:NSDShape=NSDShape(), # sizes; NSD's own by default
+                     progress:bool=True)->Path: # the dataset root
+    "Write an NSD-shaped dataset of one subject with its ground truth (see `NSDShape`)."
+    root = Path(root)
+    if root.exists() and any(root.iterdir()): raise FileExistsError(f"{root}: folder exists and is not empty; expected a new folder")
+    if root.exists(): root.rmdir()
+    with atomic_dir(root) as tmp:
+        lay, rng, s = Layout(tmp), np.random.default_rng([shape.seed, 3]), shape.subject
+        ed = nsd_shaped_design(shape, rng)
+        savemat(_mkparent(lay.expdesign), ed)
+        ims, ses = nsd_shaped_trials(ed, shape)
+        seen = np.unique(ims)
+        info = stim_info_table(ed, NSD_IMAGES)
+        info.to_csv(_mkparent(lay.stim_info))
+        write_stimuli(_mkparent(lay.stimuli), (nsd_shaped_image(i, shape.seed) for i in tqdm(seen, desc='stimuli', disable=not progress,
+                      leave=False)), NSD_IMAGES, ids=seen)
+        write_captions(lay.annotations, info.cocoId.values[seen], [[f'a picture with a disc, number {i}', f'image {i} of the nsd-shaped set']
+                       for i in seen], list(info.cocoSplit.values[seen]))
+        vol, brain = nsd_shaped_roi(shape)
+        write_nifti(lay.roi(s), vol)
+        roi = vol > 0
+        img_b = nsd_shaped_betas(seen, int(roi.sum()), shape.seed)
+        trial_b = img_b[np.searchsorted(seen, ims)] + rng.normal(0, 0.5, (len(ims), img_b.shape[1])).astype(np.float32)
+        _nsd_shaped_betas(lay, shape, trial_b, ses, roi, progress)
+        if shape.timeseries: _nsd_shaped_runs(lay, shape, ed, ims, trial_b, brain, roi, rng)
+        with atomic_path(_mkparent(lay.truth(s))) as t, h5py.File(t, 'w') as f:
+            f['brain_index'] = np.flatnonzero(roi.ravel()); f['image_ids'] = seen; f['image_betas'] = img_b
+            f['trial_image'] = ims; f['trial_session'] = ses; f['trial_betas'] = trial_b
+        write_json({'nsd_shaped': asdict(shape)}, tmp/'NSD_SHAPED.json')
+    return root
+
+def _mkparent(p:Path)->Path: p.parent.mkdir(parents=True, exist_ok=True); return p

@@ -12,11 +12,11 @@ from PIL import Image
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['VD_STAGE2_PARTS', 'WEIGHT_NAMES', 'CONVENTIONS', 'CLIP_ALPHAS', 'STAGE2_DEFAULTS', 'accepts_encoder_mask',
-           'patch_dual_transformer', 'check_vd_folder', 'load_dual_unet', 'VD', 'load_vd', 'vd_model', 'small_vd',
-           'set_mixing', 'ddim_scheduler', 'start_schedule', 'check_embeddings', 'unconditional', 'image_seeds',
-           'to_model_size', 'stage2_sample', 'token_correlation', 'fit_clip_regressors', 'load_clip_predictions',
-           'add_image_noise', 'stage2_folder', 'run_stage2']
+__all__ = ['VD_STAGE2_PARTS', 'WEIGHT_NAMES', 'VD_LATENT_SIZE', 'CONVENTIONS', 'CLIP_ALPHAS', 'STAGE2_DEFAULTS',
+           'accepts_encoder_mask', 'patch_dual_transformer', 'check_vd_folder', 'load_dual_unet', 'VD', 'load_vd',
+           'vd_model', 'small_vd', 'set_mixing', 'ddim_scheduler', 'start_schedule', 'check_embeddings',
+           'unconditional', 'image_seeds', 'to_model_size', 'denoise_step', 'stage2_sample', 'token_correlation',
+           'fit_clip_regressors', 'load_clip_predictions', 'add_image_noise', 'stage2_folder', 'run_stage2']
 
 # %% ../nbs/09_stage2.ipynb #0b32a9c9
 from .config import (ConfigError, get_device, write_json, atomic_path, check_source, source_label, model_source,
@@ -112,6 +112,8 @@ def load_dual_unet(folder:str|Path, dtype=torch.float32)->torch.nn.Module:
     return unet.to(dtype).eval()
 
 # %% ../nbs/09_stage2.ipynb #a4292e93
+VD_LATENT_SIZE = 64   # shi-labs' image_unet config leaves sample_size null; VD samples 512 px images: 64 latent pixels
+
 @dataclass
 class VD:
     "A Versatile Diffusion ready to sample: dual UNet, VAE, DDIM configuration, CLIP encoders, and where it came from."
@@ -126,7 +128,7 @@ class VD:
     @property
     def scale(self)->int: return 2**(len(self.vae.config.block_out_channels) - 1)
     @property
-    def size(self)->int: return int(self.unet.config.sample_size)*self.scale        # pixels: 512 for the real VD, 64 for the small one
+    def size(self)->int: return int(self.unet.config.sample_size or VD_LATENT_SIZE)*self.scale   # pixels: 512 for the real VD, 64 for the small one
     @property
     def scaling(self)->float: return float(self.vae.config.scaling_factor)
     @property
@@ -236,6 +238,15 @@ def to_model_size(images:np.ndarray, size:int)->np.ndarray:
     "Images resized (bicubic) to the model's resolution, as brain-diffuser upsamples the 64 px stage-1 image."
     return np.stack([im if im.shape[:2] == (size, size) else np.asarray(Image.fromarray(im).resize((size, size), Image.BICUBIC)) for im in images])
 
+def denoise_step(vd:VD, sched, z:torch.Tensor, # (n, 4, h, w) latents at timestep `t`
+                 t, cond:torch.Tensor,       # (2n, 77 + 257, D): unconditional embeddings, then the images' own
+                 guidance:float=7.5)->torch.Tensor: # the latents one DDIM step later
+    "One dual-guided DDIM step with classifier-free guidance: e_u + g (e_c - e_u) from the dual UNet, then the scheduler's update."
+    dt = next(vd.unet.parameters()).dtype
+    e = vd.unet(torch.cat([z, z]).to(dt), t, encoder_hidden_states=cond).sample.float()
+    e_u, e_c = e.chunk(2)
+    return sched.step(e_u + guidance*(e_c - e_u), t, z.float(), eta=0.0).prev_sample
+
 @torch.no_grad()
 def stage2_sample(vd:VD,
                   init:np.ndarray,            # (n, H, W, 3) uint8 start images (stage-1 images, or grey)
@@ -267,10 +278,7 @@ def stage2_sample(vd:VD,
             z = sched.add_noise(z0, noise, torch.tensor([t_noise]*nb)) if t_noise is not None else noise*sched.init_noise_sigma
             cond = torch.cat([torch.cat([ut.expand(nb, -1, -1), uv.expand(nb, -1, -1)], 1),
                               torch.cat([text[sl], vision[sl]], 1)]).to(dev, dt)
-            for t in run:
-                e = vd.unet(torch.cat([z, z]).to(dt), t, encoder_hidden_states=cond).sample.float()
-                e_u, e_c = e.chunk(2)
-                z = sched.step(e_u + guidance*(e_c - e_u), t, z.float(), eta=0.0).prev_sample
+            for t in run: z = denoise_step(vd, sched, z, t, cond, guidance)
             img = vd.vae.decode((z/vd.scaling).to(dt)).sample.float()
         out[sl] = ((img.clamp(-1, 1) + 1)*127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     return out
@@ -298,7 +306,8 @@ def fit_clip_regressors(run_dir:str|Path, subject:int,
     Xtr, Xte = prep.train_betas, prep.test_betas
     va, tr = validation_split(len(Xtr), 0.1, seed)
     scores = dict(subject=s, n_train=len(Xtr), n_test=len(Xte))
-    for kind, alpha in (('text', alpha_text), ('vision', alpha_vision)):
+    kinds = (('text', alpha_text),) if prep.attrs.get('captions', True) and (rd/'features'/'clip_text.h5').exists() else ()
+    for kind, alpha in kinds + (('vision', alpha_vision),):
         reader = FeatureReader(rd/'features'/f'clip_{kind}.h5')
         shape = reader.shape[1:]
         H_val, H_te = ridge_smoother(Xtr[tr], Xtr[va], alpha, device), ridge_smoother(Xtr, Xte, alpha, device)
@@ -373,12 +382,15 @@ def run_stage2(run_dir:str|Path, subject:int,
     vd = vd or vd_model(weights_dir, device)
     batch = batch or (32 if vd.size <= 64 else 8)
     rd, s = Path(run_dir), int(subject)
-    text, ids, tsrc = load_clip_predictions(rd, s, 'text', p['post'])
-    vision, ids_v, vsrc = load_clip_predictions(rd, s, 'vision', p['post'])
-    if not np.array_equal(ids, ids_v): raise ConfigError(f"{rd/f'sub-{s:02d}'}: text and vision predictions are for different images")
+    vision, ids, vsrc = load_clip_predictions(rd, s, 'vision', p['post'])
     hint = 'use the VD whose CLIP encoders made the run\'s features (same weights folder), or recompute the features'
-    for kind, src in (('text', tsrc), ('vision', vsrc)):
-        check_source(src, vd.clip_source, rd/f'sub-{s:02d}'/f'pred_clip_{kind}.h5', hint)
+    check_source(vsrc, vd.clip_source, rd/f'sub-{s:02d}'/'pred_clip_vision.h5', hint)
+    if (rd/f'sub-{s:02d}'/'pred_clip_text.h5').exists():
+        text, ids_t, tsrc = load_clip_predictions(rd, s, 'text', p['post'])
+        if not np.array_equal(ids, ids_t): raise ConfigError(f"{rd/f'sub-{s:02d}'}: text and vision predictions are for different images")
+        check_source(tsrc, vd.clip_source, rd/f'sub-{s:02d}'/'pred_clip_text.h5', hint)
+    else:                                            # prepared without captions: image guidance only
+        text = unconditional(vd)[0].numpy().repeat(len(ids), 0); p['text_strength'] = 0.0
     check_embeddings(vd, text[:1], vision[:1])
     if model is None:
         init, s1 = np.full((len(ids), vd.size, vd.size, 3), 127, np.uint8), None

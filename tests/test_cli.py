@@ -14,14 +14,15 @@ def test_simulate_and_prepare(tmp_path):
     assert r.returncode == 0, r.stderr
     r = cli('prepare', '--data', tmp_path/'sim', '--subject', 1, '--out', tmp_path/'run', '--quiet')
     assert r.returncode == 2 and 'neuro-decode glm --data' in r.stderr      # no betas yet: says how to make them
-    r = cli('glm', '--data', tmp_path/'sim', '--subject', 1, '--quiet')
+    r = cli('glm', '--data', tmp_path/'sim', '--subject', 1, '--out', tmp_path/'derived', '--quiet')
     assert r.returncode == 0, r.stderr
-    assert 'session 1: 144 trials x' in r.stdout and 'betas (types ABCD)' in r.stdout
+    assert 'session 1: 144 trials x' in r.stdout and 'betas (types ABCD)' in r.stdout and '--betas' in r.stdout
+    assert not list((tmp_path/'sim').rglob('GLM.json'))                 # nothing written into the dataset
     (tmp_path/'bad.tsv').write_text('0 1\n2 x\n')                  # a malformed HRF library: refused before anything is touched
-    r = cli('glm', '--data', tmp_path/'sim', '--subject', 1, '--hrf-library', tmp_path/'bad.tsv', '--quiet')
+    r = cli('glm', '--data', tmp_path/'sim', '--subject', 1, '--hrf-library', tmp_path/'bad.tsv', '--out', tmp_path/'derived', '--quiet')
     assert r.returncode == 2 and 'bad.tsv: not a numeric table' in r.stderr, r.stderr
-    assert list((tmp_path/'sim').rglob('GLM.json'))                     # the earlier fit is still complete
-    r = cli('prepare', '--data', tmp_path/'sim', '--subject', 1, '--out', tmp_path/'run', '--quiet')
+    assert json.loads(next((tmp_path/'derived').rglob('GLM.json')).read_text())['complete']   # the earlier fit is still complete
+    r = cli('prepare', '--data', tmp_path/'sim', '--betas', tmp_path/'derived', '--subject', 1, '--out', tmp_path/'run', '--quiet')
     assert r.returncode == 0, r.stderr
     assert load_prep(tmp_path/'run'/'sub-01'/'prep.h5').test_betas.shape[0] == 12
 

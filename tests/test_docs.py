@@ -42,3 +42,17 @@ def test_formulas_render_offline(site, tmp_path):
     dom = subprocess.run([CHROMIUM, *FLAGS, '--user-data-dir=' + str(tmp_path/'profile'), '--virtual-time-budget=15000',
                           '--dump-dom', (site/'03_glm.html').as_uri()], check=True, capture_output=True, text=True, timeout=180).stdout
     assert len(re.findall(r'class="MathJax[_ ]', dom)) > 10, 'formulas were not typeset'
+
+def test_readme_nsd_numbers_come_from_the_bench_results():
+    "The README's disk and memory numbers for NSD are the committed results of `make bench BENCH=nsd-shaped`."
+    import pandas as pd
+    t = pd.read_csv(ROOT/'bench'/'results'/'nsd_shaped.csv')
+    row = lambda start: t[t.benchmark.str.startswith(start)].iloc[0]
+    txt = ' '.join((ROOT/'README.md').read_text().split())
+    h5, nii = row('prepare 2 NSD-shaped sessions') , t[t.benchmark.str.startswith('prepare 2 NSD-shaped sessions')].iloc[1]
+    assert 'hdf5' in h5.benchmark and 'nii.gz' in nii.benchmark
+    assert (f"took {h5.seconds:.1f} s with a peak of {h5.peak_MB:.0f} MB from `.hdf5` betas and {nii.seconds:.1f} s with "
+            f"{nii.peak_MB:.0f} MB from `.nii.gz`") in txt
+    f32, f16 = (t[t.benchmark.str.startswith('features of those images') & t.benchmark.str.endswith(d)].iloc[0] for d in ('float32', 'float16'))
+    assert f"take about {f32.full_nsd_run_features_GB} GB, or {f16.full_nsd_run_features_GB} GB with `run --float16-features`" in txt
+    assert f"({f32.peak_MB:.0f} MB peak for {f32.images:.0f} images with the bundled models)" in txt

@@ -143,9 +143,11 @@ def test_file_errors_name_the_file(tiny_copy):
     lay = Layout(tiny_copy)
     p = lay.design(1, 1, 3)
     lines = p.read_text().splitlines()
-    p.write_text('\n'.join(lines[:-2]) + '\n')                       # design shorter than the run
+    p.write_text('\n'.join(lines + ['0', '0']) + '\n')                # design longer than the run
     with pytest.raises(NSDFormatError, match=r'design_session01_run03\.tsv: \d+ lines but its time series has \d+ volumes'):
         load_session(tiny_copy, 1, 1)
+    p.write_text('\n'.join(lines[:-2]) + '\n')                       # shorter: the run's last volumes are dropped, as NSD's notes say
+    assert load_session(tiny_copy, 1, 1).design.run_lengths[2] == len(lines) - 2
     p.write_text('\n'.join(['x'] + lines[1:]) + '\n')
     with pytest.raises(NSDFormatError, match=r'run03\.tsv: line 1 reads .x.; expected one non-negative integer'):
         load_session(tiny_copy, 1, 1)
@@ -153,12 +155,12 @@ def test_file_errors_name_the_file(tiny_copy):
     ts = lay.timeseries(1, 1, 5)
     ts.write_bytes(ts.read_bytes()[:3000])                           # truncated NIfTI
     with pytest.raises(NSDFormatError, match=r'timeseries_session01_run05\.nii\.gz: unreadable or truncated'):
-        glm_subject(tiny_copy, 1, progress=False)
+        glm_subject(tiny_copy, 1, out_root=tiny_copy, into_dataset=True, progress=False)
     lay.timeseries(1, 1, 5).unlink()
     with pytest.raises(NSDFormatError, match=r'session 1 lacks run\(s\) \[5\]'):
-        glm_subject(tiny_copy, 1, progress=False)
+        glm_subject(tiny_copy, 1, out_root=tiny_copy, into_dataset=True, progress=False)
     with pytest.raises(ConfigError, match='unknown subject 2'):
-        glm_subject(tiny_copy, 2, progress=False)
+        glm_subject(tiny_copy, 2, out_root=tiny_copy, into_dataset=True, progress=False)
 
 def test_failure_keeps_earlier_outputs(tiny_copy):
     "A failed refit leaves the previous betas in place and marks the subject as not done."
@@ -166,7 +168,7 @@ def test_failure_keeps_earlier_outputs(tiny_copy):
     before = lay.betas(7, 1, 'hdf5', TYPES['D']).read_bytes()
     for r in range(1, 13): lay.design(7, 1, r).write_text('0\n'*len(lay.design(7, 1, r).read_text().splitlines()))
     with pytest.raises(GLMInputError, match='the design has no events'):
-        glm_subject(tiny_copy, 7, progress=False)
+        glm_subject(tiny_copy, 7, out_root=tiny_copy, into_dataset=True, progress=False)
     assert lay.betas(7, 1, 'hdf5', TYPES['D']).read_bytes() == before
     assert not glm_done(tiny_copy, 7)
 
@@ -178,7 +180,7 @@ def test_nan_voxels_in_files_warn(tiny_copy):
     for x, y, z in bx: data[x, y, z, 4] = np.nan
     write_nifti(f, data, tr=TR)
     with pytest.warns(UserWarning, match='skipped 3 of'):
-        glm_subject(tiny_copy, 1, types='D', progress=False)
+        glm_subject(tiny_copy, 1, types='D', out_root=tiny_copy, into_dataset=True, progress=False)
     b = np.asarray(nib.load(lay.betas(1, 1, 'nii.gz', TYPES['D'])).dataobj)
     assert all((b[x, y, z] == 0).all() for x, y, z in bx)
 

@@ -6,7 +6,7 @@ from neuro_decode.vdvae import WeightsError
 from neuro_decode.metrics import (pixcorr, ssim, ssim_bd, _grey, NET_METRICS, build_net, load_net, FeatureNet, load_metric_nets,
                                   identification_matrix, identification, Score, bootstrap_ci, paired_test, MetricsError,
                                   check_pairs, read_png, read_shared20, degrade, score_images, GroundTruth, read_metrics,
-                                  correlation_distance)
+                                  correlation_distance, net_inputs)
 
 @pytest.fixture(scope='module')
 def pairs():
@@ -59,7 +59,7 @@ def test_intervals_and_paired_tests_are_seeded_and_sound():
     null = paired_test(sg, sg, 500, 100)
     assert null['diff'] == 0 and null['p'] > 0.5
 
-@pytest.mark.parametrize('name', ['alexnet2', 'alexnet5', 'inception', 'effnet', 'swav', 'clip'])
+@pytest.mark.parametrize('name', ['alexnet2', 'alexnet5', 'inception', 'effnet', 'swav'])   # CLIP: its own test below
 def test_each_network_loads_from_a_file_and_taps_its_layer(name, tmp_path):
     "Architectures load from a state dict in a file (weights_only), and the tapped layer has the reference code's size."
     m = NET_METRICS[name]
@@ -78,8 +78,8 @@ def test_each_network_loads_from_a_file_and_taps_its_layer(name, tmp_path):
 
 def test_missing_and_wrong_weights(tmp_path):
     nets, missing = load_metric_nets(tmp_path, 'cpu')
-    assert set(missing) == set(NET_METRICS) and 'alexnet-owt-7be5be79.pth' in missing['alexnet2']
-    assert set(nets) == {'clip_small', 'vdvae_enc'}                    # never a network on random weights
+    assert set(missing) == set(NET_METRICS) - {'clip_laion'} and 'alexnet-owt-7be5be79.pth' in missing['alexnet2']
+    assert not nets                                                     # never a network on random weights, nor a stand-in
     (tmp_path/'metrics').mkdir()
     torch.save(build_net(NET_METRICS['alexnet2']).state_dict(), tmp_path/'metrics'/NET_METRICS['inception'].file)
     with pytest.raises(WeightsError, match='does not match inception_v3'):
@@ -129,3 +129,66 @@ def test_every_metric_falls_on_degraded_real_images():
                 assert v[0] >= v[1] >= v[2], (kind, name, v)
                 r = [s[name].own_r.mean() for s in sc]
                 assert r[0] > r[1] > r[2], (kind, name, r)
+
+def test_openai_clip_is_built_with_quickgelu_and_recognised_by_content(tmp_path):
+    """OpenAI's ViT-L/14 weights give the features of open_clip's own construction for OpenAI state dicts (QuickGELU) to 1e-5,
+    from a .safetensors file as the README names it; plain `ViT-L-14` (GELU) loads the same state dict and gives other features."""
+    import open_clip
+    from open_clip.model import build_model_from_openai_state_dict
+    from safetensors.torch import save_file
+    from neuro_decode.clip import load_eval_clip
+    torch.manual_seed(0)                                                  # weights exact in float16: open_clip's builder stores them so
+    sd = {k: v.half().float().contiguous() for k, v in open_clip.create_model('ViT-L-14-quickgelu').state_dict().items()}
+    (tmp_path/'metrics').mkdir(); p = tmp_path/'metrics'/NET_METRICS['clip'].file
+    save_file(sd, str(p))
+    x = (np.random.default_rng(0).uniform(size=(2, 100, 100, 3))*255).astype(np.uint8)
+    ours = FeatureNet(NET_METRICS['clip'], load_net(NET_METRICS['clip'], p, 'cpu'))(x)
+    assert load_eval_clip(p, 'cpu').size == 224                            # the suffix does not make it the small model
+    ref = build_model_from_openai_state_dict(dict(sd)).float()
+    with torch.no_grad(): r = ref.encode_image(net_inputs(x, NET_METRICS['clip'])).numpy()
+    np.testing.assert_allclose(ours, r, atol=1e-5, rtol=0)
+    from open_clip.transformer import QuickGELU                           # the same network with GELU, as plain 'ViT-L-14' builds it
+    for blk in ref.visual.transformer.resblocks:
+        assert isinstance(blk.mlp.gelu, QuickGELU); blk.mlp.gelu = torch.nn.GELU()
+    with torch.no_grad(): g = ref.encode_image(net_inputs(x, NET_METRICS['clip'])).numpy()
+    assert np.abs(g - r).max() > 1e-3                                     # the wrong activation would not pass this test
+
+def test_eval_clip_file_recognised_by_content_not_suffix(tmp_path):
+    from neuro_decode.clip import load_eval_clip, read_state_dict
+    from neuro_decode.config import bundled_path
+    sd = read_state_dict(bundled_path('eval_clip_small.safetensors'))
+    torch.save(sd, tmp_path/'small.pt')                                   # the bundled model as a torch file
+    a, b = load_eval_clip(bundled_path('eval_clip_small.safetensors'), 'cpu'), load_eval_clip(tmp_path/'small.pt', 'cpu')
+    assert a.size == b.size == 64 and all(torch.equal(a.model.state_dict()[k], b.model.state_dict()[k]) for k in sd)
+    torch.save({'visual.conv1.weight': torch.zeros(8, 3, 5, 5)}, tmp_path/'other.pt')
+    with pytest.raises(WeightsError, match=r'other.pt: not a CLIP we know'):
+        load_eval_clip(tmp_path/'other.pt', 'cpu')
+
+def test_stand_ins_only_without_real_weights(tmp_path):
+    "With a weights folder the bundled stand-ins are off unless asked for; the independent CLIP is optional, never 'missing'."
+    (tmp_path/'metrics').mkdir()
+    nets, missing = load_metric_nets(tmp_path, 'cpu')
+    assert not nets and 'clip_laion' not in missing and set(missing) == set(NET_METRICS) - {'clip_laion'}
+    nets, _ = load_metric_nets(tmp_path, 'cpu', stand_ins=True)
+    assert set(nets) == {'clip_small', 'vdvae_enc'}
+    nets, _ = load_metric_nets(None, 'cpu')
+    assert set(nets) == {'clip_small', 'vdvae_enc'}
+
+def test_vdvae_encoder_stand_in_never_decides_the_noise_verdict():
+    import pandas as pd
+    from neuro_decode.noise import noise_effect, noise_sentence
+    rows = []
+    for metric, hb, v0, v1 in (('pixcorr', True, .30, .10), ('ssim', True, .40, .20), ('vdvae_enc', True, .80, .85), ('clip', True, .90, .89)):
+        for a, v in ((0, v0), (256, v1)):
+            rows.append(dict(model='gru', layers=15, stage=2, noise=a, metric=metric, label=metric, value=v, lo=v - .01, hi=v + .01, higher_better=hb))
+    s = noise_sentence(noise_effect(pd.DataFrame(rows)))
+    assert 'all 2 got worse' in s and 'As in the paper' in s and 'vdvae_enc 0.800 -> 0.850 is shown but not counted' in s, s
+
+def test_report_says_the_published_clip_is_circular():
+    import pandas as pd
+    from neuro_decode.report import clip_note
+    m = pd.DataFrame(dict(metric=['clip', 'pixcorr'], value=[.9, .2]))
+    assert 'circular' in clip_note({'metrics': m}) and 'open_clip_vit_l14_laion2b.bin' in clip_note({'metrics': m})
+    m = pd.DataFrame(dict(metric=['clip', 'clip_laion'], value=[.9, .8]))
+    assert 'scores with an independently trained network' in clip_note({'metrics': m})
+    assert 'circular' not in clip_note({'metrics': pd.DataFrame(dict(metric=['clip_small'], value=[.7]))})

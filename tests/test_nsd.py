@@ -33,7 +33,7 @@ def test_missing_session_file(tiny_copy, tmp_path):
     with pytest.raises(NSDFormatError, match=r'betas_session02\.nii\.gz: missing'):
         prepare_subject(tiny_copy, 1, tmp_path/'o', sessions=[1, 2], progress=False)
     lay = Layout(tiny_copy)     # a gap in the numbering is a missing session too
-    lay.betas(1, 1).rename(lay.betas(1, 3))
+    for fmt in ('nii.gz', 'hdf5'): lay.betas(1, 1, fmt).rename(lay.betas(1, 3, fmt))
     with pytest.raises(NSDFormatError, match=r'betas_session01\.nii\.gz: missing'):
         prepare_subject(tiny_copy, 1, tmp_path/'o', progress=False)
     assert _nothing_written(tmp_path/'o')

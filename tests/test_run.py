@@ -7,8 +7,10 @@ import pandas as pd, pytest
 EXE = str(Path(sys.executable).parent/'neuro-decode')
 UP_TO_STAGE1 = ['--steps', 'simulate', 'glm', 'prep', 'features', 'stage1']
 
+SUBJECTS = ['--subjects', '7', '1']     # subject 7 first: the ablation and the noise analysis follow the first requested subject
+
 def run(*args, **kw):
-    return subprocess.run([EXE, 'run', '--preset', 'tiny', '--quiet', *map(str, args)], capture_output=True, text=True, **kw)
+    return subprocess.run([EXE, 'run', '--preset', 'tiny', '--quiet', *SUBJECTS, *map(str, args)], capture_output=True, text=True, **kw)
 
 def log(rd): return pd.read_csv(rd/'run_log.csv')
 
@@ -28,7 +30,11 @@ def test_whole_run(full):
     t = log(rd)
     assert (t.status == 'done').all() and len(t) == 18, t
     names = sorted(p.name for p in (rd/'executed').iterdir())
-    assert '07_regress_sub-01_ridge+gru_abl-cnn+transformer_L15.ipynb' in names and '11_noise_sub-01_gru_L15_A0+8+16+32+64+256.ipynb' in names
+    assert '07_regress_sub-07_ridge+gru_abl-cnn+transformer_L15.ipynb' in names and '11_noise_sub-07_gru_L15_A0+8+16+32+64+256.ipynb' in names
+    assert (rd/'sub-07'/'metrics_cnn_L15.json').exists() and (rd/'sub-07'/'metrics_transformer_L15.json').exists()
+    assert not (rd/'sub-01'/'metrics_cnn_L15.json').exists()
+    assert 'ablation (CNN and Transformer, 15 layers, Table 2) runs on subject 7' in r.stdout
+    assert (t.note == 'new').all() and r.stdout.count('(ran because: new)') == len(t)     # each node says why it ran
     nb = json.loads((rd/'executed'/'04_nsd_sub-07.ipynb').read_text())
     injected = [c for c in nb['cells'] if 'injected-parameters' in c['metadata'].get('tags', [])]
     assert injected and 'subject = 7' in ''.join(injected[0]['source']) and 'models' not in ''.join(injected[0]['source'])
@@ -37,10 +43,10 @@ def test_whole_run(full):
     assert demo_note not in (rd/'executed'/'10_metrics_sub-01.ipynb').read_text() and demo_note in (rd/'executed'/'10_metrics_sub-07.ipynb').read_text()
     assert not list((rd/'executed').glob('.*input.ipynb'))
     assert '[IPKernelApp]' not in r.stdout + r.stderr       # kernels' own log lines (e.g. the TCP warning) stay out of the user's terminal
-    m = pd.read_csv(rd/'sub-01'/'metrics.csv')
+    m = pd.read_csv(rd/'sub-07'/'metrics.csv')
     assert {(2, 'ridge'), (2, 'gru'), (2, 'clip_only'), (1, 'true')} <= set(zip(m.stage, m.model))
     assert sorted(m[m.model == 'gru'].noise.unique()) == [0, 8, 16, 32, 64, 256]
-    assert len(list((rd/'sub-07'/'images'/'stage2_gru_L15').glob('*.png'))) == 12
+    assert len(list((rd/'sub-01'/'images'/'stage2_gru_L15').glob('*.png'))) == 12
 
 def test_second_run_skips_everything(full):
     rd, _ = full
@@ -56,13 +62,13 @@ def test_damaged_file_is_recomputed_with_everything_downstream(full, tmp_path):
     r = run('--runs-dir', rd.parent, *UP_TO_STAGE1)
     assert r.returncode == 0, r.stderr[-2000:]
     t = log(rd).set_index('node')
-    assert t.loc['04_nsd_sub-07', 'status'] == 'done' and 'checksum' in t.loc['04_nsd_sub-07', 'note']
-    assert t.loc['06_clip_L15', 'status'] == 'done' and t.loc['07_regress_sub-07_ridge+gru_L15', 'status'] == 'done'
+    assert t.loc['04_nsd_sub-07', 'status'] == 'done' and 'prep.h5 damaged or changed (checksum)' in t.loc['04_nsd_sub-07', 'note']
+    assert t.loc['06_clip_L15', 'status'] == 'done' and t.loc['07_regress_sub-07_ridge+gru_abl-cnn+transformer_L15', 'status'] == 'done'
     assert t.loc['04_nsd_sub-01', 'status'] == 'up to date' and t.loc['03_glm_sub-07', 'status'] == 'up to date'
 
 def test_killed_run_resumes_to_the_same_numbers(full, tmp_path):
     "SIGKILL the run (and its workers) in the middle of a step; the rerun completes with the uninterrupted numbers."
-    p = subprocess.Popen([EXE, 'run', '--preset', 'tiny', '--quiet', '--runs-dir', str(tmp_path), *UP_TO_STAGE1, '--workers', '2'],
+    p = subprocess.Popen([EXE, 'run', '--preset', 'tiny', '--quiet', *SUBJECTS, '--runs-dir', str(tmp_path), *UP_TO_STAGE1, '--workers', '2'],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     stamps = tmp_path/'sim-tiny'/'.stamps'
     deadline = time.time() + 600
@@ -84,9 +90,9 @@ def test_dask_backend_gives_the_local_numbers(full, tmp_path):
 def test_expected_errors_are_one_line(tmp_path):
     r = run('--runs-dir', tmp_path, '--models', 'lstm')
     assert r.returncode == 2 and 'Traceback' not in r.stderr and "unknown models ['lstm']" in r.stderr
-    r = run('--runs-dir', tmp_path, '--subjects', 7, '--steps', 'simulate', 'glm', 'prep', '--sessions', '1-3')
-    assert r.returncode == 2 and 'Traceback' not in r.stderr
-    assert 'FAILED 04_nsd_sub-07_ses-1-3' in r.stderr and 'betas_session02' in r.stderr and 'executed/04_nsd_sub-07_ses-1-3.ipynb, cell' in r.stderr
+    r = run('--runs-dir', tmp_path, '--steps', 'simulate', 'glm', 'prep', '--sessions', '1-3')
+    assert r.returncode == 2 and 'Traceback' not in r.stderr and "the 'tiny' world has 1 session(s)" in r.stderr
+    assert not any(tmp_path.iterdir())                                  # checked before anything was written
 
 def test_report_opens_in_headless_chromium(full, tmp_path):
     "The run's report is one self-contained page: every table is there when Chromium renders it from disk, offline."

@@ -23,8 +23,9 @@ def test_design_files_match_truth(tiny_root):
         np.testing.assert_array_equal(trial_image_ids(ed, s), truth)
         for r in range(1, 13):
             d = np.loadtxt(lay.design(s, 1, r), dtype=int)
-            shown = ed.subjectim[s-1][d[d > 0] - 1]
-            np.testing.assert_array_equal(shown, truth[(sess == 1) & (run == r)])
+            np.testing.assert_array_equal(d[d > 0] - 1, truth[(sess == 1) & (run == r)])     # NSD's encoding: 1-based 73k ids
+            slots = (np.flatnonzero(d) - simmod.PRE_VOLS)//simmod.VOLS_PER_TRIAL
+            np.testing.assert_array_equal(slots, np.flatnonzero(ed.stimpattern[0, r - 1]))    # where stimpattern says
 
 def test_timeseries_carry_signal(tiny_root):
     "A responsive voxel's BOLD correlates with its true-beta-weighted regressors far above noise voxels."

@@ -140,5 +140,81 @@ def test_subject_run_resumes_and_refuses_another_vd(tiny_root, tmp_path, monkeyp
     from safetensors.torch import load_file, save_file
     sd = load_file(str(p)); k = next(iter(sd)); sd[k] = sd[k] + 0.01; save_file(sd, str(p)); write_manifest(d)
     monkeypatch.setenv('NEURO_DECODE_BUNDLED', str(d))
-    with pytest.raises(ProvenanceError, match=r'pred_clip_text\.h5: made by bundled vd_clip'):
+    with pytest.raises(ProvenanceError, match=r'pred_clip_vision\.h5: made by bundled vd_clip'):
         run_stage2(rd, 1, 'ridge', 15, steps=6, progress=False)
+
+def _shi_labs_like(folder:Path, dim:int=32)->Path:
+    """A small Versatile Diffusion folder written by diffusers' and transformers' own classes, configured like shi-labs' release:
+    image UNet (UNet2DConditionModel, sample_size null), text UNet (the deprecated UNetFlatConditionModel), VAE, DDIM, CLIP encoders."""
+    from diffusers import UNet2DConditionModel, AutoencoderKL, DDIMScheduler
+    from diffusers.pipelines.deprecated.versatile_diffusion.modeling_text_unet import UNetFlatConditionModel
+    from transformers import (CLIPTextModelWithProjection, CLIPVisionModelWithProjection, CLIPTextConfig, CLIPVisionConfig,
+                              CLIPImageProcessor, CLIPTokenizer)
+    torch.manual_seed(0)
+    common = dict(block_out_channels=(32, 32, 64, 64), layers_per_block=1, attention_head_dim=8, cross_attention_dim=dim, norm_num_groups=32)
+    UNet2DConditionModel(sample_size=None, in_channels=4, out_channels=4, down_block_types=('CrossAttnDownBlock2D',)*3 + ('DownBlock2D',),
+                         up_block_types=('UpBlock2D',) + ('CrossAttnUpBlock2D',)*3, **common).save_pretrained(folder/'image_unet')
+    UNetFlatConditionModel(sample_size=None, in_channels=(16, 1, 1), out_channels=(16, 1, 1),
+                           down_block_types=('CrossAttnDownBlockFlat',)*3 + ('DownBlockFlat',),
+                           up_block_types=('UpBlockFlat',) + ('CrossAttnUpBlockFlat',)*3, **common).save_pretrained(folder/'text_unet')
+    AutoencoderKL(block_out_channels=(32,)*4, down_block_types=('DownEncoderBlock2D',)*4, up_block_types=('UpDecoderBlock2D',)*4,
+                  layers_per_block=1, latent_channels=4, norm_num_groups=32, sample_size=64).save_pretrained(folder/'vae')
+    DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule='scaled_linear', clip_sample=False, set_alpha_to_one=False,
+                  steps_offset=1).save_pretrained(folder/'scheduler')
+    CLIPTextModelWithProjection(CLIPTextConfig(hidden_size=dim, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                               max_position_embeddings=77, projection_dim=dim)).save_pretrained(folder/'text_encoder')
+    CLIPVisionModelWithProjection(CLIPVisionConfig(image_size=64, patch_size=4, hidden_size=dim, intermediate_size=64, num_hidden_layers=2,
+                                                   num_attention_heads=2, projection_dim=dim)).save_pretrained(folder/'image_encoder')
+    CLIPTokenizer.from_pretrained(bundled_dir()/'vd_small'/'tokenizer').save_pretrained(folder/'tokenizer')
+    CLIPImageProcessor(size={'shortest_edge': 64}, crop_size={'height': 64, 'width': 64}).save_pretrained(folder/'image_feature_extractor')
+    (folder/'model_index.json').write_text(json.dumps({'_class_name': 'VersatileDiffusionPipeline',
+        'text_unet': ['versatile_diffusion', 'UNetFlatConditionModel'], 'image_unet': ['diffusers', 'UNet2DConditionModel']}))
+    return folder
+
+def test_a_versatile_diffusion_folder_written_by_diffusers(tmp_path):
+    """Our loader on a folder in shi-labs' layout written by diffusers' classes: one dual-guided DDIM step equals the same step
+    through diffusers' own VersatileDiffusionDualGuidedPipeline, which converts the image UNet to dual attention itself."""
+    from diffusers import UNet2DConditionModel, AutoencoderKL, DDIMScheduler
+    from diffusers.pipelines.deprecated.versatile_diffusion import VersatileDiffusionDualGuidedPipeline
+    from diffusers.pipelines.deprecated.versatile_diffusion.modeling_text_unet import UNetFlatConditionModel
+    from transformers import CLIPTextModelWithProjection, CLIPVisionModelWithProjection, CLIPImageProcessor, CLIPTokenizer
+    from neuro_decode.stage2 import set_mixing, denoise_step
+    f = _shi_labs_like(tmp_path/'weights'/VD_FOLDER)
+    real = vd_model(tmp_path/'weights', 'cpu')
+    assert real.size == 512 and real.source['kind'] == 'real'                    # sample_size null in the config: VD's 512 px
+    pipe = VersatileDiffusionDualGuidedPipeline(tokenizer=CLIPTokenizer.from_pretrained(f/'tokenizer'),
+        image_feature_extractor=CLIPImageProcessor.from_pretrained(f/'image_feature_extractor'),
+        text_encoder=CLIPTextModelWithProjection.from_pretrained(f/'text_encoder'),
+        image_encoder=CLIPVisionModelWithProjection.from_pretrained(f/'image_encoder'),
+        image_unet=UNet2DConditionModel.from_pretrained(f/'image_unet'), text_unet=UNetFlatConditionModel.from_pretrained(f/'text_unet'),
+        vae=AutoencoderKL.from_pretrained(f/'vae'), scheduler=DDIMScheduler.from_pretrained(f/'scheduler'))
+    pipe.set_transformer_params(mix_ratio=0.4, condition_types=('text', 'image'))       # the pipeline's own mixing: text 0.4
+    set_mixing(real.unet, 0.4)
+    g = torch.Generator().manual_seed(1)
+    z, cond = torch.randn(2, 4, 8, 8, generator=g), torch.randn(4, 77 + 257, 32, generator=g)
+    ours_s, ref_s = ddim_scheduler(real.scheduler_config), DDIMScheduler.from_pretrained(f/'scheduler')
+    ours_s.set_timesteps(50); ref_s.set_timesteps(50)
+    t = ref_s.timesteps[20]
+    with torch.no_grad():
+        ours = denoise_step(real, ours_s, z, t, cond, 7.5)
+        e_u, e_c = pipe.image_unet(torch.cat([z, z]), t, encoder_hidden_states=cond).sample.chunk(2)
+        ref = ref_s.step(e_u + 7.5*(e_c - e_u), t, z, eta=0.0).prev_sample
+        torch.testing.assert_close(ours, ref, rtol=0, atol=1e-5)
+        set_mixing(real.unet, 0.0)                                                 # the text UNet's attention does take part
+        assert (denoise_step(real, ours_s, z, t, cond, 7.5) - ref).abs().max() > 1e-3
+
+def test_without_captions_stage2_is_guided_by_images_only(tiny_root, tmp_path):
+    from neuro_decode.nsd import prepare_subject
+    from neuro_decode.clip import extract_features
+    from neuro_decode.regress import fit_stage1
+    from neuro_decode.stage1 import stage1_images
+    rd = tmp_path/'run'
+    for s in (1, 7): prepare_subject(tiny_root, s, rd, progress=False, captions=False)
+    files = extract_features(rd, (15,), progress=False)
+    assert 'clip_text' not in files and not (rd/'features'/'clip_text.h5').exists()
+    scores = fit_clip_regressors(rd, 1, device='cpu')
+    assert 'text_ident_restd' not in scores and not (rd/'sub-01'/'pred_clip_text.h5').exists() and scores['vision_ident_restd'] > 0.6
+    fit_stage1(rd, 1, 'ridge', 15, device='cpu', progress=False)
+    stage1_images(rd, 1, 'ridge', 15, device='cpu', progress=False)
+    f = run_stage2(rd, 1, 'ridge', 15, steps=6, progress=False)
+    assert json.loads((f/'index.json').read_text())['text_strength'] == 0.0 and len(list(f.glob('*.png'))) == 12

@@ -209,7 +209,7 @@ def read_state_dict(path:str|Path, what:str='a state dict')->dict:
     path = Path(path)
     if not path.exists(): raise WeightsError(f"{path}: missing; expected {what}")
     try:
-        head = path.open('rb').read(16)
+        with path.open('rb') as f: head = f.read(16)
         if path.suffix == '.safetensors' or (len(head) > 8 and head[8:9] == b'{'):    # safetensors: 8-byte length, then JSON
             from safetensors.torch import load_file
             sd = load_file(str(path))
@@ -229,9 +229,10 @@ def eval_clip_arch(sd:dict)->str|None:
 
 def load_eval_clip(path:str|Path,          # a CLIP state dict: our small model, or open_clip ViT-L/14 weights
                    device:str|None=None,
-                   quick_gelu:bool=True,     # ViT-L/14: QuickGELU, as OpenAI's weights need; False for LAION's (GELU)
+                   quick_gelu:bool=True,     # ViT-L/14: QuickGELU, as OpenAI's weights need; False for LAION's (GELU): same tensors
+                   expect:str|None=None,     # 'small' or 'ViT-L-14': refuse a file that holds the other
                   )->EvalClip:
-    "The evaluation CLIP a weights file holds, recognised by its contents; a `WeightsError` naming the file when it is none."
+    "The evaluation CLIP a weights file holds, recognised by its tensors; a `WeightsError` naming the file when it is none (or not `expect`)."
     import open_clip
     from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
     from neuro_decode.vdvae import WeightsError
@@ -240,7 +241,11 @@ def load_eval_clip(path:str|Path,          # a CLIP state dict: our small model,
     if arch is None:
         raise WeightsError(f"{path}: not a CLIP we know (visual.conv1.weight {tuple(sd['visual.conv1.weight'].shape) if 'visual.conv1.weight' in sd else 'absent'}); "
                            "expected open_clip ViT-L/14 weights or the bundled small eval CLIP")
-    model = small_eval_clip() if arch == 'small' else open_clip.create_model('ViT-L-14-quickgelu' if quick_gelu else 'ViT-L-14', pretrained=None)
+    if expect and arch != expect: raise WeightsError(f"{path}: holds the {arch} CLIP; expected open_clip {expect} weights")
+    import logging
+    quiet = logging.getLogger().level; logging.getLogger().setLevel(logging.ERROR)   # open_clip warns that no pretrained weights were asked for
+    try: model = small_eval_clip() if arch == 'small' else open_clip.create_model('ViT-L-14-quickgelu' if quick_gelu else 'ViT-L-14', pretrained=None)
+    finally: logging.getLogger().setLevel(quiet)
     try: model.load_state_dict({k: v.float() for k, v in sd.items()})
     except RuntimeError as e: raise WeightsError(f"{path}: does not match open_clip {arch} ({str(e)[:200]})") from None
     size = model.visual.image_size[0] if isinstance(model.visual.image_size, (tuple, list)) else model.visual.image_size
@@ -295,8 +300,8 @@ def feature_models(weights_dir:str|Path|None=None, device:str|None=None)->tuple:
 
 def run_has_captions(run_dir:str|Path)->bool:
     "Whether every prepared subject of a run has captions (prepared without `--no-captions`): text embeddings are computed only then."
-    from neuro_decode.nsd import load_prep
-    return all(bool(load_prep(p).attrs.get('captions', True)) for p in sorted(Path(run_dir).glob('sub-*/prep.h5')))
+    from neuro_decode.nsd import prep_info
+    return all(prep_info(p)['captions'] for p in sorted(Path(run_dir).glob('sub-*/prep.h5')))
 
 def run_images(run_dir:str|Path)->tuple:
     "(ids, captions, data_root) of every image the prepared subjects of a run use."
@@ -376,6 +381,7 @@ def write_features(out_dir:str|Path,   # where the features files go
     enc, csrc = vd_encoders(weights_dir, device)
     files = {f'vdvae_L{k}': (out_dir/f'vdvae_L{k}.h5', vsrc) for k in latents}
     if caps is not None: files['clip_text'] = (out_dir/'clip_text.h5', csrc)
+    else: (out_dir/'clip_text.h5').unlink(missing_ok=True)       # no captions: no text embeddings, not even an old file
     files['clip_vision'] = (out_dir/'clip_vision.h5', csrc)
     state = {n: _feature_state(p, ids, s, dtype) for n, (p, s) in files.items()}
     for n, st in state.items():

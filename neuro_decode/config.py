@@ -117,10 +117,13 @@ def default_runs_dir()->Path:
     return root/'runs' if root else Path.home()/'.cache'/'neuro_decode'/'runs'
 
 def derivatives_root(data_root:str|Path,          # a dataset root
-                     runs_dir:str|Path|None=None, # the runs folder; `default_runs_dir()` by default
+                     runs_dir:str|Path|None=None, # the runs folder; $NEURO_DECODE_RUNS, else `default_runs_dir()`
                     )->Path:
-    "Where data derived from a dataset (the GLM's betas) go by default: `runs/derivatives/<dataset folder name>`, never inside it."
-    return Path(runs_dir or default_runs_dir()).expanduser().resolve()/'derivatives'/Path(data_root).expanduser().resolve().name
+    "Where data derived from a dataset (the GLM's betas) go by default: `runs/derivatives/<dataset name>-<hash of its path>`, never inside it."
+    import hashlib
+    d = Path(data_root).expanduser().resolve()
+    runs = Path(runs_dir or os.environ.get('NEURO_DECODE_RUNS') or default_runs_dir()).expanduser().resolve()
+    return runs/'derivatives'/f"{d.name}-{hashlib.sha256(str(d).encode()).hexdigest()[:8]}"
 
 def get_config(preset:str|Preset='tiny',  # 'tiny', 'default' or 'nsd'
                data_root:str|Path|None=None,  # dataset root; simulated default under `runs_dir`
@@ -145,9 +148,11 @@ def get_config(preset:str|Preset='tiny',  # 'tiny', 'default' or 'nsd'
             raise ConfigError("preset 'nsd' needs the real dataset: pass nsd_root=... or set NSD_ROOT "
                               "to the folder that holds nsddata/")
         data = existing_dir(d, 'NSD root (NSD_ROOT)')
-    b = _env_path(betas_root, 'NEURO_DECODE_BETAS')
-    if b is not None: b = existing_dir(b, 'betas root (NEURO_DECODE_BETAS)') if not p.simulated else Path(b).expanduser().resolve()
-    elif p.simulated: b = derivatives_root(data, runs)             # the GLM of the simulated world writes there
+    if p.simulated:                                                # the GLM of the simulated world writes there
+        b = Path(betas_root).expanduser().resolve() if betas_root is not None else derivatives_root(data, runs)
+    else:
+        b = _env_path(betas_root, 'NEURO_DECODE_BETAS')
+        b = existing_dir(b, 'betas root (--betas, NEURO_DECODE_BETAS)') if b is not None else None
     return Config(p, runs, data, w, int(seed), get_device(device), b)
 
 # %% ../nbs/00_config.ipynb #ac90af55

@@ -12,20 +12,20 @@ from scipy import stats, sparse
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['TYPES', 'FRACS', 'N_PCS', 'POOL_P', 'POOL_RULES', 'PC_VOXELS', 'HRF_DESIGNS', 'GLM_VERSION', 'BETA_SCALE',
-           'GLMInputError', 'SessionDesign', 'check_design', 'read_design_tsv', 'drift_design', 'trial_design',
-           'repeat_pairs', 'zscore_stats', 'xval_badness', 'GLMResult', 'valid_voxels', 'condition_matrix',
-           'DesignProducts', 'tail_threshold', 'check_rules', 'noise_pool', 'pc_voxels', 'choose_n_pcs',
-           'fracridge_chunk', 'rescale_to', 'fit_glm', 'toy_session', 'beta_recovery', 'fit_voxel_loop', 'Session',
-           'find_runs', 'load_session', 'write_session', 'glm_stamp', 'glm_params', 'glm_inputs', 'check_out_root',
-           'glm_subject', 'glm_done', 'glm_accuracy']
+__all__ = ['MAX_TRAILING_VOLS', 'TYPES', 'FRACS', 'N_PCS', 'POOL_P', 'POOL_RULES', 'PC_VOXELS', 'HRF_DESIGNS', 'GLM_VERSION',
+           'BETA_SCALE', 'GLMInputError', 'SessionDesign', 'check_design', 'read_design_tsv', 'drift_design',
+           'trial_design', 'repeat_pairs', 'zscore_stats', 'xval_badness', 'GLMResult', 'valid_voxels',
+           'condition_matrix', 'DesignProducts', 'tail_threshold', 'check_rules', 'noise_pool', 'pc_voxels',
+           'choose_n_pcs', 'fracridge_chunk', 'rescale_to', 'fit_glm', 'toy_session', 'beta_recovery', 'fit_voxel_loop',
+           'Session', 'find_runs', 'load_session', 'write_session', 'glm_stamp', 'glm_params', 'glm_inputs',
+           'check_out_root', 'glm_subject', 'glm_done', 'glm_accuracy']
 
 # %% ../nbs/03_glm.ipynb #89cba578
 from .config import (Config, ConfigError, get_config, check_subject, get_device, atomic_path, write_json, file_lock,
                                  derivatives_root)
 from .hrf import hrf_library, glm_library, read_hrf_library, canonical_hrf, peak_times, event_regressors, drift_basis, drift_degree, DRIFT_PERIOD
 from .nsd import Layout, write_nifti, write_betas_hdf5, STIM_S
-from .nsd import NSDFormatError, load_roi
+from .nsd import NSDFormatError, load_roi, file_fingerprint, same_files
 
 # %% ../nbs/03_glm.ipynb #cf0c7281
 class GLMInputError(ValueError):
@@ -68,6 +68,8 @@ def check_design(d:SessionDesign, where:str='design', drift_period:float=DRIFT_P
     return d
 
 # %% ../nbs/03_glm.ipynb #35df20eb
+MAX_TRAILING_VOLS = 10   # time-series volumes after a design file's last line that are dropped (NSD: "trailing volumes ... dropped")
+
 def read_design_tsv(path:str|Path,      # an NSD design file: one integer per volume
                     n_vols:int|None=None, # volumes of the run's time series, to check against (it may have more)
                    )->tuple:            # (onsets (k,) in volumes, conditions (k,), lines)
@@ -85,8 +87,9 @@ def read_design_tsv(path:str|Path,      # an NSD design file: one integer per vo
                                  "(0: no trial starts; else the image's 1-based index)")
         vals.append(int(v))
     d = np.array(vals, int)
-    if n_vols is not None and len(d) > n_vols:         # NSD's time series may run longer: trailing volumes are dropped
-        raise NSDFormatError(f"{path}: {len(d)} lines but its time series has {n_vols} volumes; expected at most one line per volume")
+    if n_vols is not None and not n_vols - MAX_TRAILING_VOLS <= len(d) <= n_vols:   # NSD's time series may run a few volumes longer
+        raise NSDFormatError(f"{path}: {len(d)} lines but its time series has {n_vols} volumes; expected one line per volume "
+                             f"(the series may run up to {MAX_TRAILING_VOLS} volumes longer: they are dropped, as NSD's export notes)")
     on = np.flatnonzero(d > 0)
     return on.astype(float), d[on], len(d)
 
@@ -767,13 +770,9 @@ def glm_params(sessions, types, roi, n_pcs, drift_period, hrf_library=None)->dic
                 hrf_library=None if hrf_library is None else str(Path(hrf_library).resolve()))
 
 def glm_inputs(data_root:str|Path, subject:int, sessions:list)->dict:
-    "Size and modification time of every time-series and design file the fit reads: a rebuilt dataset is a new input."
-    runs, lay, out = find_runs(data_root, subject), Layout(data_root), {}
-    for k in sessions:
-        for r, f in enumerate(runs.get(k, []), 1):
-            for p in (f, lay.design(subject, k, r)):
-                if p.exists(): st = p.stat(); out[str(p.relative_to(lay.root))] = [st.st_size, st.st_mtime_ns]
-    return out
+    "The size of every time-series file the fit reads and the SHA-256 of every design file: a rebuilt dataset is a new input, a copied one is not."
+    runs, lay = find_runs(data_root, subject), Layout(data_root)
+    return file_fingerprint(data_root, [p for k in sessions for r, f in enumerate(runs.get(k, []), 1) for p in (f, lay.design(subject, k, r))])
 
 def check_out_root(data_root:str|Path, out_root:str|Path, subject:int, sessions:list, types:str,
                    into_dataset:bool=False)->Path:
@@ -783,10 +782,17 @@ def check_out_root(data_root:str|Path, out_root:str|Path, subject:int, sessions:
         raise GLMInputError(f"{o}: inside the dataset {d}; the GLM never writes into a dataset unless asked (--into-dataset): "
                             f"choose another --out (default {derivatives_root(d)})")
     lay = Layout(o)
-    if not lay.glm_record(subject).exists():
+    rec = lay.glm_record(subject)
+    if not rec.exists():
         other = [p for t in types for k in sessions for p in lay.betas_dir(subject, TYPES[t]).glob(f'betas_session{k:02d}.*')]
-        if other: raise GLMInputError(f"{other[0]}: betas that this GLM did not write (no {lay.glm_record(subject).name} beside them); "
+        if other: raise GLMInputError(f"{other[0]}: betas that this GLM did not write (no {rec.name} beside them); "
                                       "refusing to replace them: choose another --out")
+    else:
+        info = json.loads(rec.read_text())
+        made = info.get('data_root')
+        inside = o == d or o.is_relative_to(d)          # a record inside the dataset moved or was copied with it: it is this dataset's
+        if made and made != str(d) and not inside and not same_files(d, info.get('inputs', {})): raise GLMInputError(f"{rec}: betas of another dataset ({made}); refusing to replace them with "
+                                                          f"betas of {d}: choose another --out")
     return o
 
 def glm_subject(data_root:str|Path,        # dataset root with NSD's time series and design files (only read)
@@ -835,7 +841,7 @@ def glm_done(root:str|Path,                 # the betas (derivatives) root
     sessions = sessions if sessions is not None else sorted(find_runs(data_root, subject))
     want = glm_params(sessions, types, roi, n_pcs, drift_period, hrf_library)
     return (got.get('complete', True) and all(got.get(k) == v for k, v in want.items())
-            and got.get('data_root') == str(data_root.resolve()) and got.get('inputs', {}) == glm_inputs(data_root, subject, sessions))
+            and got.get('inputs', {}) == glm_inputs(data_root, subject, sessions))       # the same files, wherever the dataset is now
 
 # %% ../nbs/03_glm.ipynb #d2cd6679
 def glm_accuracy(root:str|Path,     # simulated dataset (with its ground truth)

@@ -179,7 +179,7 @@ def load_net(m:NetMetric, path:str|Path, device:str|None=None)->torch.nn.Module:
     if not path.exists(): raise WeightsError(f"{path}: missing; expected the {m.label} weights ({m.origin})")
     if m.arch in CLIP_ARCHS:                              # the file's contents say which CLIP it is (chapter 06)
         from neuro_decode.clip import load_eval_clip
-        return load_eval_clip(path, device, quick_gelu=CLIP_ARCHS[m.arch]).model
+        return load_eval_clip(path, device, quick_gelu=CLIP_ARCHS[m.arch], expect='ViT-L-14').model
     from neuro_decode.clip import read_state_dict
     net, sd = build_net(m), read_state_dict(path)
     strict = m.arch != 'swav_resnet50'                   # SwAV's checkpoint has a projection head and no classifier
@@ -317,7 +317,7 @@ def paired_test(a:Score, b:Score,             # the same metric for two models o
     return dict(diff=obs, lo=float(np.quantile(boots, 0.025)), hi=float(np.quantile(boots, 0.975)), p=p, n=n)
 
 # %% ../nbs/10_metrics.ipynb #07d4ded1
-LOW, HIGH = ('pixcorr', 'ssim', 'ssim_bd', 'alexnet2', 'alexnet5', 'vdvae_enc'), ('inception', 'clip', 'effnet', 'swav', 'clip_small')
+LOW, HIGH = ('pixcorr', 'ssim', 'ssim_bd', 'alexnet2', 'alexnet5', 'vdvae_enc'), ('inception', 'clip', 'clip_laion', 'effnet', 'swav', 'clip_small')
 LABELS = {'pixcorr': 'PixCorr', 'ssim': 'SSIM', 'ssim_bd': "SSIM (brain-diffuser's column-wise)"}
 
 class GroundTruth:

@@ -17,8 +17,9 @@ __all__ = ['STIM_SIZE', 'STIM_S', 'VOXEL_MM', 'NSD_IMAGES', 'NSD_SUBJECT_IMAGES'
            'NSD_RUNS', 'NSD_RUN_SLOTS', 'NSD_RUN_TRIALS', 'NSD_VOLUME', 'NSD_ROI_VOXELS', 'SLAB_BYTES', 'NO_CAPTIONS',
            'NSDFormatError', 'subj_dir', 'Layout', 'write_nifti', 'write_betas_hdf5', 'write_stimuli', 'write_captions',
            'ExpDesign', 'load_expdesign', 'trial_image_ids', 'session_trials', 'session_offsets', 'load_roi',
-           'find_sessions', 'session_number', 'parse_sessions', 'session_betas', 'stimulus_count', 'read_stimuli',
-           'load_captions', 'Prep', 'place_sessions', 'prepare_subject', 'load_prep']
+           'find_sessions', 'session_number', 'parse_sessions', 'format_sessions', 'session_betas', 'stimulus_count',
+           'read_stimuli', 'caption_files', 'load_captions', 'Prep', 'place_sessions', 'file_fingerprint', 'same_files',
+           'prepare_subject', 'prep_info', 'load_prep']
 
 # %% ../nbs/04_nsd.ipynb #8cb440a7
 class NSDFormatError(ValueError):
@@ -97,11 +98,12 @@ def write_stimuli(path:str|Path,   # destination `nsd_stimuli.hdf5`
         with h5py.File(t, 'w') as f:
             d = f.create_dataset('imgBrick', (n, size, size, 3), np.uint8, chunks=(1, size, size, 3))
             k = 0
-            for row, im in zip(rows, images):
+            for im in images:
+                if k >= len(rows): raise ValueError(f"{path}: more than {len(rows)} images; expected {len(rows)}")
                 im = np.asarray(im)
                 if im.shape != (size, size, 3) or im.dtype != np.uint8:
                     raise ValueError(f"{path}: image {k} has shape {im.shape} {im.dtype}; expected ({size}, {size}, 3) uint8")
-                d[row] = im; k += 1
+                d[rows[k]] = im; k += 1
             if k != len(rows): raise ValueError(f"{path}: got {k} images, expected {len(rows)}")
     return Path(path)
 
@@ -244,6 +246,15 @@ def parse_sessions(s)->list|None:
     if dup: raise ConfigError(f"sessions {s!r}: session {dup[0]} is listed twice; expected each session once")
     return sorted(out)
 
+def format_sessions(sessions)->str|None:
+    "The one way to write a list of sessions: ranges joined by commas ('1-37', '1-3,5'); None for all."
+    ks = parse_sessions(sessions)
+    if ks is None: return None
+    runs, start = [], ks[0]
+    for a, b in zip(ks, ks[1:] + [None]):
+        if b != a + 1: runs.append(f'{start}-{a}' if a > start else f'{a}'); start = b
+    return ','.join(runs)
+
 # %% ../nbs/04_nsd.ipynb #afa2d311
 SLAB_BYTES = 64 << 20   # HDF5 betas are read a slab of z-planes at a time, at most this many bytes
 
@@ -251,7 +262,7 @@ def _hdf5_betas(d, mask:np.ndarray, idx:np.ndarray)->np.ndarray:
     "(trials, voxels) of the ROI (int16 on NSD) from NSD's HDF5 dataset (trials, z, y, x), read slab by slab over the ROI's box."
     x, y, z = np.nonzero(mask)
     (x0, x1), (y0, y1) = (x.min(), x.max() + 1), (y.min(), y.max() + 1)
-    dz = max(1, SLAB_BYTES//(d.shape[0]*(x1 - x0)*(y1 - y0)*2))
+    dz = max(1, SLAB_BYTES//(d.shape[0]*(x1 - x0)*(y1 - y0)*d.dtype.itemsize))
     out = np.empty((d.shape[0], len(idx)), d.dtype)
     for z0 in range(z.min(), z.max() + 1, dz):
         z1 = min(z0 + dz, z.max() + 1)
@@ -280,7 +291,9 @@ def session_betas(path:Path,        # one betas_sessionNN file (.nii.gz or .hdf5
             img = nib.load(path)
             if len(img.shape) != 4 or img.shape[:3] != mask.shape:
                 raise NSDFormatError(f"{path}: betas have shape {img.shape}; expected ({', '.join(map(str, mask.shape))}, trials) to match the ROI volume")
-            out = np.asanyarray(img.dataobj)[mask].T            # gzip is read once, whole: one session (~1 GB on NSD) at a time
+            raw = np.asanyarray(img.dataobj.get_unscaled())[mask].T   # gzip is read once, whole: one session (~1 GB on NSD) at a time
+            slope, inter = img.dataobj.slope, img.dataobj.inter         # NSD's files are plain int16; a scaled file is scaled here,
+            out = raw if (slope, inter) == (1, 0) else raw*np.float32(slope) + np.float32(inter)   # on the ROI only
     except NSDFormatError: raise
     except (OSError, EOFError, zlib.error, ValueError, KeyError) as e:
         raise NSDFormatError(f"{path}: unreadable or truncated ({type(e).__name__}: {e}); expected a complete betas file") from None
@@ -321,13 +334,11 @@ def _stim_table(root)->pd.DataFrame:
 
 NO_CAPTIONS = "or prepare without captions (--no-captions): stage 2 is then guided by image embeddings only"
 
-def load_captions(root:str|Path,  # dataset root
-                  ids,            # 0-based NSD ids
-                  n:int=5,        # captions kept per image
-                 )->np.ndarray:   # (len(ids), n) str, '' where fewer
-    "COCO captions of NSD images, via `nsd_stim_info_merged.csv` (cocoId, cocoSplit) and COCO's `captions_<split>.json`."
-    lay, ids = Layout(root), np.asarray(ids, np.int64)
-    info = _stim_table(root)
+def caption_files(root:str|Path, # dataset root
+                  ids,           # 0-based NSD ids of the images that need captions
+                 )->list:        # COCO caption files, e.g. [.../captions_train2017.json, .../captions_val2017.json]
+    "The COCO caption files the images need (by their `cocoSplit`); an `NSDFormatError` naming the first one missing."
+    lay, ids, info = Layout(root), np.asarray(ids, np.int64), _stim_table(root)
     absent = [i for i in ids if i not in info.index]
     if absent: raise NSDFormatError(f"{lay.stim_info}: no row for NSD id {absent[0]}; expected every image of the design")
     splits = sorted(set(info.loc[ids, 'cocoSplit'])) if 'cocoSplit' in info else []
@@ -336,6 +347,15 @@ def load_captions(root:str|Path,  # dataset root
     if missing:
         raise NSDFormatError(f"{missing[0]}: missing; expected COCO's caption annotations ({', '.join(p.name for p in need) or 'captions_train2017.json, captions_val2017.json'} "
                              f"from annotations_trainval2017.zip) in {lay.annotations}, {NO_CAPTIONS}")
+    return need
+
+def load_captions(root:str|Path,  # dataset root
+                  ids,            # 0-based NSD ids
+                  n:int=5,        # captions kept per image
+                 )->np.ndarray:   # (len(ids), n) str, '' where fewer
+    "COCO captions of NSD images, via `nsd_stim_info_merged.csv` (cocoId, cocoSplit) and COCO's `captions_<split>.json`."
+    ids, need = np.asarray(ids, np.int64), caption_files(root, ids)
+    info = _stim_table(root)
     caps = {}
     for f in need:
         try: anns = json.loads(f.read_text())['annotations']
@@ -387,14 +407,29 @@ def place_sessions(ed:ExpDesign, # the design
         out.append(ids[o:o+t])
     return out
 
+def file_fingerprint(root:str|Path, paths:list)->dict:
+    "{path relative to `root`: size} of NIfTI files and {path: SHA-256} of the small text ones: what a fit read, cheap to check."
+    from neuro_decode.config import sha256
+    root = Path(root)
+    return {str(Path(p).relative_to(root)): (Path(p).stat().st_size if str(p).endswith('.nii.gz') else sha256(p)) for p in paths if Path(p).exists()}
+
+def same_files(root:str|Path, recorded:dict)->bool:
+    "Whether the files a record lists are, under `root`, the ones it saw (a dataset moved or copied still is; a rebuilt one is not)."
+    return bool(recorded) and file_fingerprint(root, [Path(root)/k for k in recorded]) == recorded
+
 def _betas_root(data_root, betas_root, s)->Path:
     "Where betas are read: the dataset itself, or a derivatives root whose GLM record names this dataset."
     if betas_root is None: return Path(data_root)
     rec = Layout(betas_root).glm_record(s)
     if rec.exists():
-        made = json.loads(rec.read_text()).get('data_root')
-        if made and Path(made).resolve() != Path(data_root).resolve():
-            raise NSDFormatError(f"{rec}: betas estimated from {made}; expected betas of {Path(data_root).resolve()}")
+        info = json.loads(rec.read_text())
+        outside = Path(betas_root).resolve() != Path(data_root).resolve()        # betas inside a dataset are its own
+        if (outside and info.get('data_root') and Path(info['data_root']).resolve() != Path(data_root).resolve()
+                and not same_files(data_root, info.get('inputs', {}))):
+            raise NSDFormatError(f"{rec}: betas estimated from {info['data_root']}; expected betas of {Path(data_root).resolve()}")
+        if not info.get('complete', True):
+            raise NSDFormatError(f"{rec}: the GLM that writes these betas has not finished (interrupted, or still running); "
+                                 "expected a complete fit: run `neuro-decode glm` again")
     return Path(betas_root)
 
 def _zscore_split(avg, img, sharedix, where)->tuple:
@@ -432,7 +467,7 @@ def prepare_subject(data_root:str|Path,   # dataset root (real or simulated NSD)
     ed = load_expdesign(data_root)
     ids, mask = trial_image_ids(ed, s), load_roi(data_root, s, roi)
     broot = _betas_root(data_root, betas_root, s)
-    files = find_sessions(broot, s, fmt, sessions, data_root=data_root)
+    files = find_sessions(broot, s, fmt, None if sessions is None else sorted(sessions), data_root=data_root)
     n_stim = stimulus_count(lay.stimuli)
     if ids.max() >= n_stim:
         raise NSDFormatError(f"{lay.stimuli}: holds {n_stim} images but {ed.path} shows subject {s} image id "
@@ -469,6 +504,19 @@ def _peek_trials(path:Path)->int:
     except NSDFormatError: raise
     except Exception as e:
         raise NSDFormatError(f"{path}: unreadable or truncated ({type(e).__name__}: {e}); expected a complete betas file") from None
+
+def prep_info(path:str|Path # a prep.h5 written by `prepare_subject`
+             )->dict:
+    "A prepared subject's attributes (sessions, betas root, captions, ...), without reading its betas."
+    path = _need(path, "a prep.h5 written by neuro-decode prepare")
+    try:
+        with h5py.File(path, 'r') as h:
+            a = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in h.attrs.items()}
+            if 'captions' not in a: a['captions'] = bool(h['train/captions'].asstr()[0, 0]) if len(h['train/captions']) else False   # older files
+            a['captions'] = bool(a['captions'])
+            return a
+    except (OSError, KeyError) as e:
+        raise NSDFormatError(f"{path}: unreadable or incomplete ({e}); expected a prep.h5 from neuro-decode prepare") from None
 
 def load_prep(path:str|Path # a prep.h5 written by `prepare_subject`
              )->Prep:

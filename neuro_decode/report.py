@@ -45,7 +45,7 @@ def _cell(v, lo=None, hi=None, digits=3)->str:
     return f"{v:.{digits}f}" + (f" [{lo:.{digits}f}, {hi:.{digits}f}]" if lo is not None and not np.isnan(lo) else '')
 
 # %% ../nbs/13_report.ipynb #361da150
-ORDER = ['pixcorr', 'ssim', 'ssim_bd', 'alexnet2', 'alexnet5', 'inception', 'clip', 'effnet', 'swav', 'clip_small', 'vdvae_enc']
+ORDER = ['pixcorr', 'ssim', 'ssim_bd', 'alexnet2', 'alexnet5', 'inception', 'clip', 'clip_laion', 'effnet', 'swav', 'clip_small', 'vdvae_enc']
 
 def table2(g:dict)->pd.DataFrame:
     "Table 2: stage-1 architectures (the subject of the ablation, 15 layers), validation and test MSE/MAE, raw and re-standardised."

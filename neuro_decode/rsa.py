@@ -94,7 +94,8 @@ def subject_spaces(run_dir:str|Path, subject:int, model:str='gru', k:int=15, wei
     out = {'betas (ROI)': ('brain', prep.test_betas)}
     out['GRU hidden layer'] = ('brain', gru_hidden(rd, s, prep.test_betas, model, k))
     out['predicted VDVAE latents'] = ('brain', load_predictions(rd, s, model, k, 'test')[0])
-    kinds = [k_ for k_ in ('text', 'vision') if (rd/f'sub-{s:02d}'/f'pred_clip_{k_}.h5').exists()]   # no text without captions
+    from neuro_decode.nsd import prep_info
+    kinds = ['text', 'vision'] if prep_info(rd/f'sub-{s:02d}'/'prep.h5')['captions'] else ['vision']     # no text without captions
     for kind in kinds: out[f'predicted CLIP {kind}'] = ('brain', load_clip_predictions(rd, s, kind, 'test')[0])
     out['true VDVAE latents'] = ('image', load_targets(rd, ids, k))
     for kind in kinds: out[f'true CLIP {kind}'] = ('image', FeatureReader(rd/'features'/f'clip_{kind}.h5').read(ids))

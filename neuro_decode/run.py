@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from .config import get_config, Config, ConfigError, project_root, check_subject
 from .hrf import DRIFT_PERIOD
-from .nsd import parse_sessions
+from .nsd import parse_sessions, format_sessions
 
 # %% auto #0
 __all__ = ['STEPS', 'PAPER_NOISE', 'KERNEL_ARGS', 'THREAD_VARS', 'ensure_betas', 'ensure_prep', 'ensure_features',
@@ -41,8 +41,8 @@ def _prep_matches(p:Path, sessions:list|None)->bool:
     "Whether an existing prep.h5 was made from the sessions asked for (any, when none are named)."
     if not p.exists(): return False
     if sessions is None: return True
-    from neuro_decode.nsd import load_prep, NSDFormatError
-    try: return list(load_prep(p).attrs['sessions']) == list(sessions)
+    from neuro_decode.nsd import prep_info, NSDFormatError
+    try: return list(prep_info(p)['sessions']) == parse_sessions(sessions)
     except (NSDFormatError, KeyError): return False
 
 def ensure_prep(cfg:Config, subject:int,
@@ -126,10 +126,10 @@ def ensure_clip_predictions(cfg:Config, subject:int, run_dir:str|Path|None=None,
     from neuro_decode.stage2 import fit_clip_regressors
     from neuro_decode.config import file_lock
     rd = Path(run_dir) if run_dir else cfg.run_dir
-    from neuro_decode.clip import run_has_captions
+    from neuro_decode.nsd import prep_info
     sd = rd/f'sub-{check_subject(subject):02d}'
     ensure_prep(cfg, subject, rd, progress=progress)
-    out = ([sd/'pred_clip_text.h5'] if run_has_captions(rd) else []) + [sd/'pred_clip_vision.h5']
+    out = ([sd/'pred_clip_text.h5'] if prep_info(sd/'prep.h5')['captions'] else []) + [sd/'pred_clip_vision.h5']
     if not all(p.exists() for p in out):
         ensure_features(cfg, rd, progress=progress)
         with file_lock(out[0]):
@@ -241,7 +241,8 @@ def plan(cfg:Config, req:Request)->list: # nodes in an executable order
         return n
     sim = add('simulate', None, {}, [])
     glm = {s: add('glm', s, {}, [sim]) for s in subs}
-    pp = dict(**({'sessions': req.sessions} if req.sessions else {}), **({} if req.captions else {'captions': False}))
+    ses = format_sessions(req.sessions)           # one spelling of the same sessions: '1-10,11-37' is '1-37'
+    pp = dict(**({'sessions': ses} if ses else {}), **({} if req.captions else {'captions': False}))
     prep = {s: add('prep', s, pp, [glm[s]]) for s in subs}
     feats = add('features', None, {'latents': tuple(sorted(set(req.latents))), **({'feature_dtype': 'float16'} if req.float16 else {})},
                 list(prep.values()))
@@ -454,7 +455,7 @@ def node_params(node:Node, cfg:Config, run_dir:Path)->dict:
 def check_request(cfg:Config, req:Request)->None:
     "Every argument of a request checked against the configuration and the files, before any node starts: a `ConfigError` saying what is wrong."
     import numpy as np
-    from neuro_decode.nsd import Layout, find_sessions, load_roi, NSDFormatError
+    from neuro_decode.nsd import find_sessions, load_roi, load_expdesign, trial_image_ids, caption_files, NSDFormatError
     bad = [a for a in req.noise if not (np.isfinite(a) and a >= 0)]
     if bad: raise ConfigError(f"noise amplitudes {bad}: expected values >= 0 (the noise's standard deviation on the 0..255 scale)")
     if req.noise_subjects and set(req.noise_subjects) - set(req.subjects):
@@ -466,13 +467,11 @@ def check_request(cfg:Config, req:Request)->None:
         return
     if not (req.steps is None or 'prep' in req.steps): return
     try:
+        ed = load_expdesign(cfg.data_root)
         for s in req.subjects:
             load_roi(cfg.data_root, s); find_sessions(cfg.betas_root or cfg.data_root, s, sessions=sessions, data_root=cfg.data_root)
+            if req.captions: caption_files(cfg.data_root, np.unique(trial_image_ids(ed, s)))
     except NSDFormatError as e: raise ConfigError(str(e)) from None
-    ann = Layout(cfg.data_root).annotations
-    if req.captions and not any(ann.glob('captions_*.json')):
-        raise ConfigError(f"{ann}: no COCO caption annotations (captions_train2017.json, captions_val2017.json from "
-                          "annotations_trainval2017.zip); expected them for the CLIP-text regression, or pass --no-captions")
 
 def run_pipeline(cfg:Config,                   # what to run on
                  req:Request|None=None,        # what to compute; the preset's subjects and the paper's runs by default
@@ -647,7 +646,7 @@ def cli_parser()->argparse.ArgumentParser:
     q = sub.add_parser('glm', help='single-trial GLM betas (types A-D) from BOLD time series, in NSD layout')
     q.add_argument('--data', help="dataset root with NSD's time series (default: the preset's simulated world)")
     q.add_argument('--subject', type=int, required=True); q.add_argument('--sessions', help='e.g. 1-3 (default: all)')
-    q.add_argument('--out', help='derivatives root the betas folders go to (default: runs/derivatives/<dataset name>; never inside --data)')
+    q.add_argument('--out', help='derivatives root the betas folders go to (default: runs/derivatives/<dataset name>-<hash>; never inside --data)')
     q.add_argument('--into-dataset', action='store_true', help='allow --out inside the dataset (existing betas are still never replaced)')
     q.add_argument('--types', default='ABCD', help="which of A (assumehrf), B (fithrf), C (+GLMdenoise), D (+ridge)")
     q.add_argument('--roi', help='fit only this ROI (e.g. nsdgeneral) plus a noise-pool sample (default: whole brain)')

@@ -306,7 +306,9 @@ def fit_clip_regressors(run_dir:str|Path, subject:int,
     Xtr, Xte = prep.train_betas, prep.test_betas
     va, tr = validation_split(len(Xtr), 0.1, seed)
     scores = dict(subject=s, n_train=len(Xtr), n_test=len(Xte))
-    kinds = (('text', alpha_text),) if prep.attrs.get('captions', True) and (rd/'features'/'clip_text.h5').exists() else ()
+    from neuro_decode.nsd import prep_info
+    kinds = (('text', alpha_text),) if prep_info(sd/'prep.h5')['captions'] else ()
+    if not kinds: (sd/'pred_clip_text.h5').unlink(missing_ok=True)      # prepared without captions: no text, not even an old file
     for kind, alpha in kinds + (('vision', alpha_vision),):
         reader = FeatureReader(rd/'features'/f'clip_{kind}.h5')
         shape = reader.shape[1:]
@@ -385,7 +387,8 @@ def run_stage2(run_dir:str|Path, subject:int,
     vision, ids, vsrc = load_clip_predictions(rd, s, 'vision', p['post'])
     hint = 'use the VD whose CLIP encoders made the run\'s features (same weights folder), or recompute the features'
     check_source(vsrc, vd.clip_source, rd/f'sub-{s:02d}'/'pred_clip_vision.h5', hint)
-    if (rd/f'sub-{s:02d}'/'pred_clip_text.h5').exists():
+    from neuro_decode.nsd import prep_info
+    if prep_info(rd/f'sub-{s:02d}'/'prep.h5')['captions']:
         text, ids_t, tsrc = load_clip_predictions(rd, s, 'text', p['post'])
         if not np.array_equal(ids, ids_t): raise ConfigError(f"{rd/f'sub-{s:02d}'}: text and vision predictions are for different images")
         check_source(tsrc, vd.clip_source, rd/f'sub-{s:02d}'/'pred_clip_text.h5', hint)

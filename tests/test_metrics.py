@@ -169,8 +169,11 @@ def test_stand_ins_only_without_real_weights(tmp_path):
     (tmp_path/'metrics').mkdir()
     nets, missing = load_metric_nets(tmp_path, 'cpu')
     assert not nets and 'clip_laion' not in missing and set(missing) == set(NET_METRICS) - {'clip_laion'}
+    torch.save(build_net(NET_METRICS['alexnet2']).state_dict(), tmp_path/'metrics'/NET_METRICS['alexnet2'].file)
+    nets, missing = load_metric_nets(tmp_path, 'cpu')                       # real weights present: they, and no stand-in
+    assert set(nets) == {'alexnet2', 'alexnet5'} and 'alexnet2' not in missing
     nets, _ = load_metric_nets(tmp_path, 'cpu', stand_ins=True)
-    assert set(nets) == {'clip_small', 'vdvae_enc'}
+    assert set(nets) == {'alexnet2', 'alexnet5', 'clip_small', 'vdvae_enc'}
     nets, _ = load_metric_nets(None, 'cpu')
     assert set(nets) == {'clip_small', 'vdvae_enc'}
 
@@ -192,3 +195,7 @@ def test_report_says_the_published_clip_is_circular():
     m = pd.DataFrame(dict(metric=['clip', 'clip_laion'], value=[.9, .8]))
     assert 'scores with an independently trained network' in clip_note({'metrics': m})
     assert 'circular' not in clip_note({'metrics': pd.DataFrame(dict(metric=['clip_small'], value=[.7]))})
+    from neuro_decode.report import table4                                   # the independent column reaches the tables
+    rows = [dict(subject=1, model='gru', layers=15, stage=2, noise=0., metric=k, label=NET_METRICS[k].label, value=v, lo=v - .1, hi=v + .1)
+            for k, v in (('clip', .9), ('clip_laion', .8))]
+    assert list(table4({'metrics': pd.DataFrame(rows)}).columns) == [NET_METRICS['clip'].label, NET_METRICS['clip_laion'].label]

@@ -41,7 +41,10 @@ def test_without_stimpattern_only_sessions_from_the_first(nsd_copy, tmp_path):
         prepare_subject(nsd_copy, 1, tmp_path, [2, 3], progress=False)
     assert load_prep(prepare_subject(nsd_copy, 1, tmp_path, [1, 2], progress=False)).attrs['sessions'] == [1, 2]
 
-def test_hdf5_is_read_where_both_formats_exist(nsd_small, tmp_path):
+def test_hdf5_is_read_where_both_formats_exist(nsd_small, tmp_path, monkeypatch):
+    "HDF5 first; read slab by slab of z-planes (here one plane at a time), it gives the NIfTI's betas exactly."
+    import neuro_decode.nsd as nsd
+    monkeypatch.setattr(nsd, 'SLAB_BYTES', 1)
     assert [f.name for f in find_sessions(nsd_small, 1)] == [f'betas_session0{k}.hdf5' for k in (1, 2, 3)]
     a = load_prep(prepare_subject(nsd_small, 1, tmp_path/'a', progress=False))
     b = load_prep(prepare_subject(nsd_small, 1, tmp_path/'b', fmt='nii.gz', progress=False))
@@ -68,9 +71,17 @@ def test_glm_never_writes_into_the_dataset(nsd_copy, tmp_path):
     assert digests(nsd_copy) == before
 
 def test_derived_betas_of_another_dataset_are_refused(nsd_small, tiny_root, tmp_path):
-    glm_subject(nsd_small, 1, [1], out_root=tmp_path/'derived', roi='nsdgeneral', progress=False)
+    "Derived betas are never read for, nor replaced by, another dataset's; an unfinished fit is never read."
+    rec = glm_subject(nsd_small, 1, [1], out_root=tmp_path/'derived', roi='nsdgeneral', progress=False)
     with pytest.raises(NSDFormatError, match=r'GLM.json: betas estimated from .*; expected betas of'):
         prepare_subject(tiny_root, 1, tmp_path/'run', betas_root=tmp_path/'derived', progress=False)
+    before = digests(tmp_path/'derived')
+    with pytest.raises(GLMInputError, match=r'GLM.json: betas of another dataset .*; refusing to replace them'):
+        glm_subject(tiny_root, 1, out_root=tmp_path/'derived', progress=False)
+    assert digests(tmp_path/'derived') == before
+    rec.write_text(json.dumps({**json.loads(rec.read_text()), 'complete': False}))      # as an interrupted fit leaves it
+    with pytest.raises(NSDFormatError, match=r'GLM.json: the GLM that writes these betas has not finished'):
+        prepare_subject(nsd_small, 1, tmp_path/'run', betas_root=tmp_path/'derived', progress=False)
 
 def test_missing_captions_stop_with_the_files_expected(nsd_copy, tmp_path):
     import shutil

@@ -209,9 +209,12 @@ def test_without_captions_stage2_is_guided_by_images_only(tiny_root, tmp_path):
     from neuro_decode.regress import fit_stage1
     from neuro_decode.stage1 import stage1_images
     rd = tmp_path/'run'
-    for s in (1, 7): prepare_subject(tiny_root, s, rd, progress=False, captions=False)
+    for s in (1, 7): prepare_subject(tiny_root, s, rd, progress=False)              # a run with captions first
+    extract_features(rd, (15,), progress=False); fit_clip_regressors(rd, 1, device='cpu')
+    assert (rd/'sub-01'/'pred_clip_text.h5').exists()
+    for s in (1, 7): prepare_subject(tiny_root, s, rd, progress=False, captions=False)   # then prepared again without
     files = extract_features(rd, (15,), progress=False)
-    assert 'clip_text' not in files and not (rd/'features'/'clip_text.h5').exists()
+    assert 'clip_text' not in files and not (rd/'features'/'clip_text.h5').exists()    # no old text embeddings left to use
     scores = fit_clip_regressors(rd, 1, device='cpu')
     assert 'text_ident_restd' not in scores and not (rd/'sub-01'/'pred_clip_text.h5').exists() and scores['vision_ident_restd'] > 0.6
     fit_stage1(rd, 1, 'ridge', 15, device='cpu', progress=False)

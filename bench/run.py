@@ -126,14 +126,14 @@ STAGE2_IDENT = """import numpy as np
 from neuro_decode.bundled import scene_pairs
 from neuro_decode.config import bundled_path
 from neuro_decode.clip import text_embeddings, vision_embeddings, load_eval_clip, eval_image_embeddings
-from neuro_decode.metrics import identification, identification_matrix
+from neuro_decode.stats import two_way_identification
 from neuro_decode.stage2 import vd_model, stage2_sample, image_seeds
 vd, ec = vd_model(device='cpu'), load_eval_clip(bundled_path('eval_clip_small.safetensors'), 'cpu')
 def ident(n, seed):
     held, caps = scene_pairs(n, seed, size=425)
     te, ve = text_embeddings(vd.encoders, caps, progress=False), vision_embeddings(vd.encoders, held, progress=False)
     ims = stage2_sample(vd, np.full((n, 64, 64, 3), 127, np.uint8), te, ve, image_seeds(range(n)), strength=1.0)
-    return round(float(identification(identification_matrix(eval_image_embeddings(ec, ims), eval_image_embeddings(ec, held))).mean()), 3)
+    return round(float(two_way_identification(eval_image_embeddings(ec, ims), eval_image_embeddings(ec, held), np.float64).mean()), 3)
 sets = [ident(40, s) for s in (13579, 5679, 1, 2, 3)]
 EXTRA = dict(ident_200_seed13579=ident(200, 13579), ident_sets_of_40=sets, mean_of_sets=round(float(np.mean(sets)), 3))"""
 # the real VD's image UNet (published architecture, random weights): one fp16 stage-2 image batch on a GPU
@@ -157,7 +157,8 @@ EXTRA = dict(images_per_s=round(b/(time.perf_counter() - t), 2), peak_gpu_GB=rou
              unet_params_M=round(sum(p.numel() for p in unet.parameters())/1e6))"""
 # all metrics for 982 image pairs with the bundled networks, and 982 x 982 identification as one matrix product
 METRICS = """import numpy as np
-from neuro_decode.metrics import load_metric_nets, GroundTruth, score_images, identification, identification_matrix, bootstrap_ci
+from neuro_decode.metrics import load_metric_nets, GroundTruth, score_images
+from neuro_decode.stats import two_way_identification
 rng = np.random.default_rng(0)
 n = 982
 gt = rng.integers(0, 256, size=(n, 425, 425, 3), dtype=np.uint8)      # uint8 from the start: a float64 draw alone is 4 GB
@@ -167,8 +168,8 @@ t = time.perf_counter()
 sc = score_images(rec, GroundTruth(gt, nets))
 t1 = time.perf_counter() - t
 F, G = rng.normal(size=(n, 768)), rng.normal(size=(n, 768))
-t2 = time.perf_counter(); identification(identification_matrix(F, G)); t2 = time.perf_counter() - t2
-t3 = time.perf_counter(); bootstrap_ci(sc['clip_small'], 1000); t3 = time.perf_counter() - t3
+t2 = time.perf_counter(); two_way_identification(F, G, np.float64); t2 = time.perf_counter() - t2
+t3 = time.perf_counter(); sc['clip_small'].ci(1000); t3 = time.perf_counter() - t3
 EXTRA = dict(metrics=len(sc), scoring_s=round(t1, 1), identification_982_s=round(t2, 3), bootstrap_1000_s=round(t3, 1))"""
 # the whole `make run` on the default preset, from scratch, with its per-step times
 RUN = """import subprocess, sys, pandas as pd

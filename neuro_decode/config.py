@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['NSD_SUBJECTS', 'PRESETS', 'OFFLINE_VARS', 'ConfigError', 'Preset', 'get_preset', 'project_root', 'existing_dir',
-           'Config', 'check_subject', 'default_runs_dir', 'derivatives_root', 'get_config', 'get_device',
-           'seed_everything', 'set_offline', 'atomic_path', 'atomic_dir', 'write_json', 'write_csv', 'file_lock',
-           'ProvenanceError', 'sha256', 'model_source', 'source_digest', 'source_label', 'same_source', 'read_source',
-           'check_source', 'bundled_dir', 'write_manifest', 'bundled_path', 'bundled_source']
+__all__ = ['NSD_SUBJECTS', 'PRESETS', 'STAGE1_MODELS', 'PAPER_MODELS', 'ABLATION_MODELS', 'OFFLINE_VARS', 'ConfigError', 'Preset',
+           'get_preset', 'check_models', 'project_root', 'existing_dir', 'Config', 'check_subject', 'default_runs_dir',
+           'derivatives_root', 'get_config', 'shared_data_dir', 'get_device', 'seed_everything', 'set_offline',
+           'atomic_path', 'atomic_dir', 'write_json', 'write_csv', 'file_lock', 'ProvenanceError', 'sha256',
+           'model_source', 'source_digest', 'source_label', 'same_source', 'read_source', 'check_source', 'bundled_dir',
+           'write_manifest', 'bundled_path', 'bundled_source']
 
 # %% ../nbs/00_config.ipynb #fecf132d
 class ConfigError(ValueError):
@@ -51,6 +52,18 @@ def get_preset(name:str # one of `PRESETS`: 'tiny', 'default' or 'nsd'
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}: expected one of {', '.join(PRESETS)}")
     return PRESETS[name]
+
+# %% ../nbs/00_config.ipynb #085321da
+STAGE1_MODELS = ('ridge', 'gru', 'cnn', 'transformer')   # every stage-1 model
+PAPER_MODELS = ('ridge', 'gru')                          # the paper's comparison, run for every subject
+ABLATION_MODELS = ('cnn', 'transformer')                 # Table 2's alternatives to the GRU, run for one subject
+
+def check_models(models:tuple|list, # model names
+                )->tuple:
+    "`models` as a tuple if every name is a stage-1 model, else a one-line `ConfigError`."
+    bad = [m for m in models if m not in STAGE1_MODELS]
+    if bad: raise ConfigError(f"unknown models {bad}: expected some of {', '.join(STAGE1_MODELS)}")
+    return tuple(models)
 
 # %% ../nbs/00_config.ipynb #fe76cb2d
 def project_root(start:Path|str|None=None # where to start looking; the working directory by default
@@ -154,6 +167,12 @@ def get_config(preset:str|Preset='tiny',  # 'tiny', 'default' or 'nsd'
         b = _env_path(betas_root, 'NEURO_DECODE_BETAS')
         b = existing_dir(b, 'betas root (--betas, NEURO_DECODE_BETAS)') if b is not None else None
     return Config(p, runs, data, w, int(seed), get_device(device), b)
+
+def shared_data_dir()->Path|None:
+    "The shared real-data folder beside the checkout (../shared/data: real NSD stimuli, Miyawaki's data), or None."
+    root = project_root()
+    d = root.parent/'shared'/'data' if root else None
+    return d if d is not None and d.exists() else None
 
 # %% ../nbs/00_config.ipynb #ac90af55
 def get_device(pref:str|None=None # 'cuda', 'cpu', or None: $NEURO_DECODE_DEVICE, else CUDA if available

@@ -10,15 +10,16 @@ from pathlib import Path
 import numpy as np, pandas as pd, h5py, torch
 from scipy import stats, sparse
 from tqdm import tqdm
+from .stats import pearson, moments
 
 # %% auto #0
 __all__ = ['MAX_TRAILING_VOLS', 'TYPES', 'FRACS', 'N_PCS', 'POOL_P', 'POOL_RULES', 'PC_VOXELS', 'HRF_DESIGNS', 'GLM_VERSION',
            'BETA_SCALE', 'GLMInputError', 'SessionDesign', 'check_design', 'read_design_tsv', 'drift_design',
-           'trial_design', 'repeat_pairs', 'zscore_stats', 'xval_badness', 'GLMResult', 'valid_voxels',
-           'condition_matrix', 'DesignProducts', 'tail_threshold', 'check_rules', 'noise_pool', 'pc_voxels',
-           'choose_n_pcs', 'fracridge_chunk', 'rescale_to', 'fit_glm', 'toy_session', 'beta_recovery', 'fit_voxel_loop',
-           'Session', 'find_runs', 'load_session', 'write_session', 'glm_stamp', 'glm_params', 'glm_inputs',
-           'check_out_root', 'glm_subject', 'glm_done', 'glm_accuracy']
+           'trial_design', 'repeat_pairs', 'xval_badness', 'GLMResult', 'valid_voxels', 'condition_matrix',
+           'DesignProducts', 'tail_threshold', 'check_rules', 'noise_pool', 'pc_voxels', 'choose_n_pcs',
+           'fracridge_chunk', 'rescale_to', 'fit_glm', 'toy_session', 'beta_recovery', 'fit_voxel_loop', 'Session',
+           'find_runs', 'load_session', 'write_session', 'glm_stamp', 'glm_params', 'glm_inputs', 'check_out_root',
+           'glm_subject', 'glm_done', 'glm_accuracy']
 
 # %% ../nbs/03_glm.ipynb #89cba578
 from .config import (Config, ConfigError, get_config, check_subject, get_device, atomic_path, write_json, file_lock,
@@ -131,18 +132,13 @@ def repeat_pairs(d:SessionDesign)->tuple:
     if not s: return np.zeros(0, int), np.zeros(0, int)
     return np.concatenate(s), np.concatenate(t)
 
-def zscore_stats(beta:torch.Tensor)->tuple:
-    "Per-voxel mean and standard deviation over trials (dim 0); zero spread becomes 1."
-    mu, sd = beta.mean(0), beta.std(0, unbiased=False)
-    return mu, torch.where(sd > 0, sd, torch.ones_like(sd))
-
 def xval_badness(train:torch.Tensor,  # (n_trials, V) betas of the candidate
                  test:torch.Tensor,   # (n_trials, V) betas of the held-out trials
                  pairs:tuple,         # from `repeat_pairs`
                  ref:tuple|None=None, # (mean, sd) of the z-scoring; `test`'s own by default
                 )->torch.Tensor:      # (V,) mean squared z-difference over pairs
     "GLMsingle's cross-validation badness of each voxel (lower is better)."
-    mu, sd = ref if ref is not None else zscore_stats(test)
+    mu, sd = ref if ref is not None else moments(test)
     s, t = (torch.as_tensor(p, device=train.device) for p in pairs)
     return (((train[s] - mu)/sd - (test[t] - mu)/sd)**2).mean(0)
 
@@ -425,7 +421,7 @@ def fracridge_chunk(G:torch.Tensor,    # (p, p) Gram matrix of the (nuisance-fre
     z = Q.T @ b                                              # X^T y in the eigenbasis
     ols = Q @ (z/lam[:, None])
     if pairs is None: return ols, ols.clone(), torch.ones(b.shape[1], dtype=b.dtype, device=b.device)
-    ref = zscore_stats(ols)
+    ref = moments(ols)
     best_bad = xval_badness(ols, ols, pairs, ref)            # fraction 1 (OLS)
     j_best = torch.full((b.shape[1],), -1, dtype=torch.long, device=b.device)
     alphas = _frac_alphas(lam, z, fracs)                     # (n_f, v)
@@ -627,8 +623,7 @@ def beta_recovery(est:np.ndarray,   # (n_trials, V) estimated betas
                   true:np.ndarray,  # (n_trials, V) true betas
                  )->np.ndarray:     # (V,) Pearson r over trials per voxel
     "Per-voxel correlation of estimated with true single-trial betas."
-    e, t = est - est.mean(0), true - true.mean(0)
-    return (e*t).sum(0)/np.maximum(np.sqrt((e**2).sum(0)*(t**2).sum(0)), 1e-12)
+    return pearson(est, true, axis=0)
 
 # %% ../nbs/03_glm.ipynb #d0c3549d
 def fit_voxel_loop(Y:np.ndarray,            # (T, V) time series

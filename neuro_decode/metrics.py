@@ -13,16 +13,15 @@ from tqdm import tqdm
 
 # %% auto #0
 __all__ = ['GREY', 'IMAGENET_MEAN', 'IMAGENET_STD', 'CLIP_MEAN', 'CLIP_STD', 'TV', 'NET_METRICS', 'STAND_INS', 'NO_VERDICT',
-           'CLIP_ARCHS', 'LOW', 'HIGH', 'LABELS', 'METRIC_COLS', 'MetricsError', 'check_images', 'check_pairs',
+           'CLIP_ARCHS', 'LABELS', 'ORDER', 'LOW', 'HIGH', 'METRIC_COLS', 'MetricsError', 'check_images', 'check_pairs',
            'read_png', 'resize', 'pixcorr', 'ssim', 'ssim_columns', 'ssim_bd', 'NetMetric', 'metric_weights',
-           'build_net', 'load_net', 'net_inputs', 'FeatureNet', 'load_metric_nets', 'identification_matrix',
-           'identification', 'correlation_distance', 'Score', 'bootstrap_ci', 'paired_test', 'GroundTruth',
-           'score_images', 'degrade', 'read_shared20', 'folder_info', 'evaluate_folders', 'compare', 'write_metrics',
-           'read_metrics']
+           'build_net', 'load_net', 'net_inputs', 'FeatureNet', 'load_metric_nets', 'correlation_distance', 'Score',
+           'paired_test', 'GroundTruth', 'score_images', 'degrade', 'read_shared20', 'folder_info', 'evaluate_folders',
+           'compare', 'write_metrics', 'read_metrics']
 
 # %% ../nbs/10_metrics.ipynb #ab9959a8
 from .config import ConfigError, get_device, write_csv, atomic_path, file_lock
-from .regress import two_way_identification
+from .stats import pearson, unit_rows, corr_matrix, two_way, two_way_identification, bootstrap_ci
 
 # %% ../nbs/10_metrics.ipynb #42618d73
 class MetricsError(ValueError):
@@ -73,9 +72,7 @@ def pixcorr(recon:np.ndarray, gt:np.ndarray)->np.ndarray: # (n,) Pearson r per p
     r = _to_gt_size(recon, gt).reshape(len(gt), -1)
     out = np.empty(len(gt))
     for s in range(0, len(gt), 8):          # a few images at a time: the float copies stay in cache
-        a, b = r[s:s+8]/255., gt[s:s+8].reshape(len(r[s:s+8]), -1)/255.
-        a -= a.mean(1, keepdims=True); b -= b.mean(1, keepdims=True)
-        out[s:s+8] = (a*b).sum(1)/np.maximum(np.sqrt((a**2).sum(1)*(b**2).sum(1)), 1e-12)
+        out[s:s+8] = pearson(r[s:s+8]/255., gt[s:s+8].reshape(len(r[s:s+8]), -1)/255.)
     return out
 
 def _grey(x:np.ndarray)->np.ndarray: return (x/255.) @ GREY
@@ -250,26 +247,9 @@ def load_metric_nets(weights_dir:str|Path|None=None, # real weights folder (<wei
     return nets, missing
 
 # %% ../nbs/10_metrics.ipynb #1ad04871
-def _zrows(a:np.ndarray)->np.ndarray:
-    "Rows centred and scaled to unit norm (float64), so that dot products are Pearson correlations."
-    a = a.astype(np.float64) - a.mean(1, keepdims=True)
-    return a/np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-
-def identification_matrix(pred:np.ndarray, gt:np.ndarray)->np.ndarray: # (n, n): r[i, j] = corr(gt_i, pred_j)
-    "Correlations of every ground-truth feature vector with every reconstruction's, as one matrix product."
-    return _zrows(gt) @ _zrows(pred).T
-
-def identification(r:np.ndarray, idx:np.ndarray|None=None)->np.ndarray: # (len(idx),) per drawn reconstruction
-    "brain-diffuser's 2-way identification from the matrix `r`, for all images or a resample `idx` of them."
-    idx = np.arange(len(r)) if idx is None else np.asarray(idx)
-    s = r[np.ix_(idx, idx)]
-    own = np.diag(s)
-    other = idx[:, None] != idx[None, :]
-    return ((s < own[None, :]) & other).sum(0)/np.maximum(other.sum(0), 1)
-
 def correlation_distance(pred:np.ndarray, gt:np.ndarray)->np.ndarray:
-    "Per pair: 1 - Pearson r of the feature vectors (scipy's `correlation` distance)."
-    return 1 - (_zrows(pred)*_zrows(gt)).sum(1)
+    "Per pair: 1 - Pearson r of the feature vectors in float64 (scipy's `correlation` distance)."
+    return 1 - (unit_rows(pred, np.float64)*unit_rows(gt, np.float64)).sum(1)
 
 @dataclass
 class Score:
@@ -277,12 +257,12 @@ class Score:
     metric:str; label:str
     higher_better:bool
     values:np.ndarray                # per image
-    r:np.ndarray|None = None         # identification matrix, for resampling
+    r:np.ndarray|None = None         # r[i, j] = corr(reconstruction i, ground truth j), for resampling
     published:bool = True
     def value(self, idx=None)->float:
         "The metric on all images, or on a resample `idx`."
         if idx is None: return float(self.values.mean())
-        return float(identification(self.r, idx).mean()) if self.r is not None else float(self.values[idx].mean())
+        return float(two_way(self.r, idx).mean()) if self.r is not None else float(self.values[idx].mean())
     @property
     def own_r(self)->np.ndarray|None:
         "For identification metrics: each reconstruction's feature correlation with its own ground truth."
@@ -290,15 +270,10 @@ class Score:
     def per_image(self, idx=None)->np.ndarray:
         "Per-image values on all images or a resample."
         if idx is None: return self.values
-        return identification(self.r, idx) if self.r is not None else self.values[idx]
-
-def bootstrap_ci(score:Score, n_boot:int=1000, seed:int=0, level:float=0.95)->tuple:
-    "A percentile bootstrap interval of the metric over images."
-    rng = np.random.default_rng(seed)
-    n = len(score.values)
-    v = np.array([score.value(rng.integers(0, n, n)) for _ in range(n_boot)])
-    a = (1 - level)/2
-    return float(np.quantile(v, a)), float(np.quantile(v, 1 - a))
+        return two_way(self.r, idx) if self.r is not None else self.values[idx]
+    def ci(self, n_boot:int=1000, seed:int=0, level:float=0.95)->tuple:
+        "A percentile bootstrap interval of the metric over images (chapter 00a's `bootstrap_ci`)."
+        return bootstrap_ci(self.value, len(self.values), n_boot, seed, level)
 
 def paired_test(a:Score, b:Score,             # the same metric for two models or stages, on the same images
                 n_perm:int=5000, n_boot:int=1000, seed:int=0)->dict:
@@ -317,8 +292,12 @@ def paired_test(a:Score, b:Score,             # the same metric for two models o
     return dict(diff=obs, lo=float(np.quantile(boots, 0.025)), hi=float(np.quantile(boots, 0.975)), p=p, n=n)
 
 # %% ../nbs/10_metrics.ipynb #07d4ded1
-LOW, HIGH = ('pixcorr', 'ssim', 'ssim_bd', 'alexnet2', 'alexnet5', 'vdvae_enc'), ('inception', 'clip', 'clip_laion', 'effnet', 'swav', 'clip_small')
 LABELS = {'pixcorr': 'PixCorr', 'ssim': 'SSIM', 'ssim_bd': "SSIM (brain-diffuser's column-wise)"}
+# The one list of metric names, in the order of the paper's tables; low-level (pixels, early layers) and high-level ones
+ORDER = ('pixcorr', 'ssim', 'ssim_bd', 'alexnet2', 'alexnet5', 'inception', 'clip', 'clip_laion', 'effnet', 'swav', 'clip_small', 'vdvae_enc')
+LOW, HIGH = ('pixcorr', 'ssim', 'ssim_bd', 'alexnet2', 'alexnet5', 'vdvae_enc'), ('inception', 'clip', 'clip_laion', 'effnet', 'swav', 'clip_small')
+assert set(ORDER) == {*LABELS, *NET_METRICS, *STAND_INS} == {*LOW, *HIGH}, 'a metric is missing from ORDER, LOW or HIGH'
+
 
 class GroundTruth:
     "Ground-truth images and their features per network, computed once."
@@ -339,8 +318,8 @@ def score_images(recon:np.ndarray, gt:GroundTruth, progress:bool=False)->dict: #
         f, g = net(recon), gt.features(name)
         m = net.metric
         if m.score == 'ident':
-            r = identification_matrix(f, g)
-            out[name] = Score(name, m.label, True, identification(r), r, m.published)
+            r = corr_matrix(f, g, np.float64)
+            out[name] = Score(name, m.label, True, two_way(r), r, m.published)
         else: out[name] = Score(name, m.label, False, correlation_distance(f, g), None, m.published)
     return out
 
@@ -356,7 +335,7 @@ def degrade(images:np.ndarray, kind:str, level:float, seed:int=0)->np.ndarray:
 
 def read_shared20(folder:str|Path|None=None)->np.ndarray|None:
     "The 20 real NSD stimuli beside the checkout, or None when absent."
-    from neuro_decode.miyawaki import shared_data_dir
+    from neuro_decode.config import shared_data_dir
     d = Path(folder) if folder else (shared_data_dir() or Path('/nonexistent'))/'nsd_shared20'
     files = sorted(d.glob('*.png'))
     return np.stack([read_png(f) for f in files]) if files else None
@@ -404,7 +383,7 @@ def evaluate_folders(run_dir:str|Path, subject:int,
         base = dict(run=str(rd.resolve()), subject=s, model=info['model'], layers=info['layers'], stage=info['stage'],
                     noise=info['noise'], folder=str(f.relative_to(rd)) if f.is_relative_to(rd) else str(f))
         for name, x in sc.items():
-            lo, hi = bootstrap_ci(x, n_boot, seed)
+            lo, hi = x.ci(n_boot, seed)
             rows.append(dict(base, metric=name, label=x.label, value=x.value(), lo=lo, hi=hi, n=len(x.values),
                              higher_better=x.higher_better, published=x.published or name in ('pixcorr', 'ssim', 'ssim_bd'), note=''))
         for name, why in missing.items():

@@ -8,20 +8,15 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['MIYAWAKI_FILE', 'shared_data_dir', 'load_miyawaki', 'pixcorr', 'figure_labels', 'leave_one_figure_out']
+__all__ = ['MIYAWAKI_FILE', 'load_miyawaki', 'figure_labels', 'leave_one_figure_out']
 
 # %% ../nbs/92_miyawaki.ipynb #1b61f047
 from .config import ConfigError, project_root
-from .regress import row_correlation, permutation_p
+from .config import shared_data_dir
+from .stats import pearson, permutation_p
 
 # %% ../nbs/92_miyawaki.ipynb #0e07222a
 MIYAWAKI_FILE = 'miyawaki2008_s1_v1/miyawaki_conditions_2to5_combined_sharp.mat'
-
-def shared_data_dir()->Path|None:
-    "The shared real-data folder beside the checkout (../shared/data), or None."
-    root = project_root()
-    d = root.parent/'shared'/'data' if root else None
-    return d if d is not None and d.exists() else None
 
 def load_miyawaki(path:str|Path|None=None)->dict:
     "Train/test betas (n, 967) and 10x10 patterns (n, 100) of Miyawaki 2008 subject S1; a `ConfigError` if absent."
@@ -34,10 +29,6 @@ def load_miyawaki(path:str|Path|None=None)->dict:
     return dict(X_train=m['fmriTrn'].astype(np.float32), X_test=m['fmriTest'].astype(np.float32),
                 Y_train=patterns(m['stimTrn']).astype(np.float32), Y_test=patterns(m['stimTest']).astype(np.float32),
                 label_test=m['labelTest'].ravel())
-
-def pixcorr(pred:np.ndarray, true:np.ndarray)->np.ndarray:
-    "Per pattern: Pearson correlation of predicted and true pixels."
-    return row_correlation(pred, true)
 
 # %% ../nbs/92_miyawaki.ipynb #5a7c2e91
 def figure_labels(Y:np.ndarray)->tuple: # (label per trial, the distinct figures)

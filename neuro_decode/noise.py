@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['AMPLITUDES', 'LOW_LEVEL', 'noise_sweep', 'noise_table', 'noise_effect', 'noise_sentence']
+__all__ = ['AMPLITUDES', 'noise_sweep', 'noise_table', 'noise_effect', 'noise_sentence']
 
 # %% ../nbs/11_noise.ipynb #21f613a4
 from .config import ConfigError
@@ -48,13 +48,12 @@ def noise_effect(metrics:pd.DataFrame, model:str='gru', k:int=15)->pd.DataFrame:
         better = sign*(v1 - v0)
         overlap = not (g.hi.iloc[-1] < g.lo.iloc[0] or g.lo.iloc[-1] > g.hi.iloc[0])
         steps = np.sign(np.diff(g.value.values)*sign)
-        rows.append(dict(metric=metric, label=label, level='low' if metric in LOW_LEVEL else 'high', at_0=v0, at_max=v1,
+        rows.append(dict(metric=metric, label=label, level='low' if metric in LOW else 'high', at_0=v0, at_max=v1,
                          max_amplitude=g.noise.iloc[-1], relative_change=(v1 - v0)/abs(v0) if v0 else np.nan,
                          worse=bool(better < 0 and not overlap), better=bool(better > 0 and not overlap),
                          monotone=bool(np.all(steps <= 0) or np.all(steps >= 0))))
     return pd.DataFrame(rows)
 
-LOW_LEVEL = LOW
 
 def noise_sentence(effect:pd.DataFrame)->str:
     "One honest sentence on the noise analysis: do low-level metrics fall while high-level ones hold, as the paper found?"

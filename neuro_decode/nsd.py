@@ -11,6 +11,7 @@ import numpy as np, pandas as pd, h5py
 from scipy.io import loadmat
 from tqdm import tqdm
 from .config import check_subject, atomic_path, ConfigError, write_json
+from .stats import moments
 
 # %% auto #0
 __all__ = ['STIM_SIZE', 'STIM_S', 'VOXEL_MM', 'NSD_IMAGES', 'NSD_SUBJECT_IMAGES', 'NSD_SHARED', 'NSD_TRIALS', 'NSD_SESSIONS',
@@ -436,8 +437,8 @@ def _zscore_split(avg, img, sharedix, where)->tuple:
     "Test = shared images; z-score every voxel with the training images' mean and std (ddof 1)."
     test = np.isin(img, sharedix)
     if (~test).sum() < 2: raise NSDFormatError(f"{where}: fewer than 2 training images in the sessions read; expected more")
-    mu, sd = avg[~test].mean(0), avg[~test].std(0, ddof=1)
-    sd = np.where(sd > 0, sd, 1).astype(np.float32)
+    mu, sd = moments(avg[~test], ddof=1)
+    sd = sd.astype(np.float32)
     return (avg - mu)/sd, test, mu, sd
 
 def _write_prep(out:Path, z, img, reps, test, caps, mu, sd, vidx, attrs:dict)->Path:

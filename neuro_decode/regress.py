@@ -11,12 +11,14 @@ import numpy as np, torch
 from scipy.stats import rankdata
 from torch import nn
 from tqdm import tqdm
+from .stats import pearson, safe_sd, two_way_identification, permutation_p
+from .config import check_models, STAGE1_MODELS
 
 # %% auto #0
 __all__ = ['POSTS', 'MODELS', 'NADAM_CHUNK', 'TABLE_COLS', 'restandardize', 'ArrayBlocks', 'ridge_smoother', 'ridge_stream',
            'RidgeRegressor', 'GRURegressor', 'CNNRegressor', 'TransformerRegressor', 'n_params', 'FusedNAdam',
-           'TrainConfig', 'train_network', 'validation_split', 'predict_network', 'load_targets', 'row_correlation',
-           'latent_scores', 'fit_stage1', 'load_predictions', 'stage1_table', 'two_way_identification', 'permutation_p']
+           'TrainConfig', 'train_network', 'validation_split', 'predict_network', 'load_targets', 'latent_scores',
+           'fit_stage1', 'load_predictions', 'stage1_table']
 
 # %% ../nbs/07_regress.ipynb #9221ac0c
 from .config import ConfigError, get_device, seed_everything, atomic_path, write_json
@@ -35,7 +37,7 @@ def restandardize(pred:np.ndarray,          # (n, q) predictions
     "brain-diffuser's post-processing: z-score each output, then give it the training targets' mean and std."
     mu = pred.mean(0) if pred_mean is None else pred_mean
     sd = pred.std(0) if pred_std is None else pred_std
-    return (pred - mu)/np.where(sd > 0, sd, 1)*target_std + target_mean
+    return (pred - mu)/safe_sd(sd)*target_std + target_mean
 
 class ArrayBlocks:
     "Targets held in memory, served a block of outputs at a time (the interface `ridge_stream` reads)."
@@ -249,6 +251,7 @@ class TransformerRegressor(GRURegressor):
         return h + self.out(self.block(t).flatten(1))[:, None]
 
 MODELS = {'gru': GRURegressor, 'cnn': CNNRegressor, 'transformer': TransformerRegressor}
+assert (*MODELS,) == STAGE1_MODELS[1:], 'the networks are the stage-1 models after ridge (config.STAGE1_MODELS)'
 
 def n_params(m:nn.Module)->int: return sum(p.numel() for p in m.parameters())
 
@@ -438,15 +441,10 @@ class _TargetBlocks:
     def n_outputs(self)->int: return self.reader.n_outputs
     def block(self, cols:slice)->np.ndarray: return self.reader.read(self.ids, cols)
 
-def row_correlation(a:np.ndarray, b:np.ndarray)->np.ndarray:
-    "Per row: Pearson correlation of `a[i]` with `b[i]`."
-    a = a - a.mean(1, keepdims=True); b = b - b.mean(1, keepdims=True)
-    return (a*b).sum(1)/np.maximum(np.sqrt((a**2).sum(1)*(b**2).sum(1)), 1e-12)
-
 def latent_scores(pred:np.ndarray, true:np.ndarray)->dict:
     "MSE, MAE, mean per-image correlation and 2-way identification of predicted latents."
     return dict(mse=float(((pred - true)**2).mean()), mae=float(np.abs(pred - true).mean()),
-                corr=float(row_correlation(pred, true).mean()), ident=float(two_way_identification(pred, true).mean()))
+                corr=float(pearson(pred, true).mean()), ident=float(two_way_identification(pred, true).mean()))
 
 def _score_block(out:dict, split:str, pred:np.ndarray, true:np.ndarray, tm, ts, pm=None, ps=None, post='restd'):
     "Scores of raw and re-standardised predictions, into `out` as {split}_{metric}_{raw|post}."
@@ -465,7 +463,7 @@ def fit_stage1(run_dir:str|Path,        # run folder with sub-0N/prep.h5 and fea
     import h5py
     from neuro_decode.nsd import load_prep
     from neuro_decode.clip import FeatureReader
-    if model != 'ridge' and model not in MODELS: raise ConfigError(f"unknown model {model!r}: expected 'ridge' or one of {sorted(MODELS)}")
+    check_models((model,))
     sd = Path(run_dir)/f'sub-{subject:02d}'
     prep = load_prep(sd/'prep.h5')
     reader = FeatureReader(Path(run_dir)/'features'/f'vdvae_L{k}.h5')
@@ -535,32 +533,3 @@ def stage1_table(run_dir:str|Path, cols:list|None=None)->'pd.DataFrame':
     rows = [r for r in rows if 'test_mse_raw' in r]
     if not rows: raise ConfigError(f"{run_dir}: no stage-1 metrics yet; run the 07_regress step first")
     return pd.DataFrame(rows)[cols or TABLE_COLS].sort_values(['subject', 'k', 'model']).reset_index(drop=True)
-
-# %% ../nbs/07_regress.ipynb #12b087a4
-def _pair_correlations(pred:np.ndarray, true:np.ndarray)->np.ndarray:
-    "C[i, j]: Pearson correlation of prediction i with truth j."
-    p = (pred - pred.mean(1, keepdims=True)); p /= np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12)
-    t = (true - true.mean(1, keepdims=True)); t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
-    return p @ t.T
-
-def two_way_identification(pred:np.ndarray, true:np.ndarray)->np.ndarray:
-    "(n,) per image: fraction of the other images whose truth correlates less with this prediction than its own."
-    C = _pair_correlations(pred, true)
-    own = np.diag(C)
-    return ((C < own[:, None]).sum(1))/(len(C) - 1)
-
-def permutation_p(pred:np.ndarray, true:np.ndarray, stat, n:int=2000, seed:int=0)->tuple:
-    "(observed mean statistic, p-value): how often random re-pairings of predictions and truths do at least as well."
-    rng = np.random.default_rng(seed)
-    perms = [rng.permutation(len(true)) for _ in range(n)]
-    if stat is two_way_identification or stat is row_correlation:
-        # A re-pairing permutes the columns of one prediction x truth matrix: compute it once, then index it. For
-        # identification, row i's statistic under a re-pairing is the rank of C[i, perm[i]] within row i.
-        C = _pair_correlations(pred, true)
-        S = C if stat is row_correlation else (rankdata(C, 'min', axis=1) - 1)/(len(C) - 1)
-        rows = np.arange(len(S))
-        obs, null = float(np.mean(np.diag(S))), np.array([S[rows, q].mean() for q in perms])
-    else:
-        obs = float(np.mean(stat(pred, true)))
-        null = np.array([np.mean(stat(pred, true[q])) for q in perms])
-    return obs, float((1 + np.sum(null >= obs))/(1 + n))

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json, base64, io, html, datetime
 from pathlib import Path
 import numpy as np, pandas as pd
+from .metrics import ORDER
 
 # %% auto #0
-__all__ = ['ORDER', 'CSS', 'gather', 'table2', 'table3', 'table4', 'table5', 'table6', 'clip_note', 'unavailable',
-           'fig_reconstructions', 'fig_metrics', 'fig_noise', 'fig_training', 'fig_rsa', 'report_html', 'write_report',
-           'report_text']
+__all__ = ['CSS', 'gather', 'table2', 'table3', 'table4', 'table5', 'table6', 'clip_note', 'unavailable', 'fig_reconstructions',
+           'fig_metrics', 'fig_noise', 'fig_training', 'fig_rsa', 'report_html', 'write_report', 'report_text']
 
 # %% ../nbs/13_report.ipynb #a043eaee
 from .config import ConfigError, atomic_path
@@ -45,8 +45,6 @@ def _cell(v, lo=None, hi=None, digits=3)->str:
     return f"{v:.{digits}f}" + (f" [{lo:.{digits}f}, {hi:.{digits}f}]" if lo is not None and not np.isnan(lo) else '')
 
 # %% ../nbs/13_report.ipynb #361da150
-ORDER = ['pixcorr', 'ssim', 'ssim_bd', 'alexnet2', 'alexnet5', 'inception', 'clip', 'clip_laion', 'effnet', 'swav', 'clip_small', 'vdvae_enc']
-
 def table2(g:dict)->pd.DataFrame:
     "Table 2: stage-1 architectures (the subject of the ablation, 15 layers), validation and test MSE/MAE, raw and re-standardised."
     s = g.get('stage1')

@@ -16,7 +16,7 @@ __all__ = ['rdm', 'upper', 'rdm_correlation', 'rdm_permutation_p', 'rdm_bootstra
 
 # %% ../nbs/12_rsa.ipynb #a013d07d
 from .config import ConfigError, write_csv
-from .metrics import _zrows
+from .stats import unit_rows, bootstrap_ci
 
 # %% ../nbs/12_rsa.ipynb #52ad9667
 def rdm(patterns:np.ndarray)->np.ndarray: # (n, n) correlation distances
@@ -24,7 +24,7 @@ def rdm(patterns:np.ndarray)->np.ndarray: # (n, n) correlation distances
     x = np.asarray(patterns).reshape(len(patterns), -1)
     if len(x) < 3: raise ConfigError(f"{len(x)} images; an RDM comparison needs at least 3")
     if not np.isfinite(x).all(): raise ConfigError("patterns with NaN or infinite values; expected finite patterns")
-    z = _zrows(x)
+    z = unit_rows(x, np.float64)
     d = 1 - z @ z.T
     np.fill_diagonal(d, 0)
     return d
@@ -47,21 +47,15 @@ def rdm_permutation_p(a:np.ndarray, b:np.ndarray, n:int=1000, seed:int=0)->float
     "How often shuffling the images of `b` (rows and columns together) correlates as well with `a`: a one-sided p-value."
     rng = np.random.default_rng(seed)
     iu = np.triu_indices(len(a), 1)
-    ra = rankdata(upper(a)); ra = (ra - ra.mean())/np.linalg.norm(ra - ra.mean())
+    ra = unit_rows(rankdata(upper(a)))
     rb = np.zeros_like(b); rb[iu] = rankdata(upper(b)); rb = rb + rb.T       # ranks move with the images they belong to
-    obs = float(ra @ _center(rb[iu]))
-    null = np.array([ra @ _center(rb[np.ix_(p, p)][iu]) for p in (rng.permutation(len(a)) for _ in range(n))])
+    obs = float(ra @ unit_rows(rb[iu]))
+    null = np.array([ra @ unit_rows(rb[np.ix_(p, p)][iu]) for p in (rng.permutation(len(a)) for _ in range(n))])
     return float((1 + np.sum(null >= obs - 1e-12))/(1 + n))
-
-def _center(v:np.ndarray)->np.ndarray:
-    v = v - v.mean(); return v/np.linalg.norm(v)
 
 def rdm_bootstrap_ci(a:np.ndarray, b:np.ndarray, n:int=1000, seed:int=0, level:float=0.95)->tuple:
     "A percentile bootstrap interval of the RDM correlation over images."
-    rng = np.random.default_rng(seed)
-    v = [rdm_correlation(a, b, rng.integers(0, len(a), len(a))) for _ in range(n)]
-    q = (1 - level)/2
-    return float(np.quantile(v, q)), float(np.quantile(v, 1 - q))
+    return bootstrap_ci(lambda idx: rdm_correlation(a, b, idx), len(a), n, seed, level)
 
 # %% ../nbs/12_rsa.ipynb #ad7ffff5
 def gru_hidden(run_dir:str|Path, subject:int, X:np.ndarray, model:str='gru', k:int=15, n_out:int|None=None)->np.ndarray:
@@ -122,7 +116,7 @@ def _rank_vectors(dense:list, idx:np.ndarray)->np.ndarray: # (RDMs, pairs)
     for r in dense:
         g = r[i, j]
         c = np.bincount(g); cum = np.cumsum(c)
-        out.append(_center(cum[g] - (c[g] - 1)/2))
+        out.append(unit_rows(cum[g] - (c[g] - 1)/2))
     return np.stack(out)
 
 def rsa_table(spaces:dict, n_perm:int=1000, n_boot:int=1000, seed:int=0, progress:bool=False, level:float=0.95)->pd.DataFrame:
@@ -142,7 +136,7 @@ def rsa_table(spaces:dict, n_perm:int=1000, n_boot:int=1000, seed:int=0, progres
     for _ in tqdm(range(n_perm), desc='RDM permutations', disable=not progress, leave=False):
         q = rng.permutation(n)
         i, j = q[iu[0]], q[iu[1]]
-        ge += A @ np.stack([_center(r[i, j]) for r in ranks]).T >= obs - 1e-12   # [a, b]: a fixed, b's images shuffled
+        ge += A @ np.stack([unit_rows(r[i, j]) for r in ranks]).T >= obs - 1e-12   # [a, b]: a fixed, b's images shuffled
     rng = np.random.default_rng(seed)
     boots = np.stack([(lambda Z: Z @ Z.T)(_rank_vectors(dense, rng.integers(0, n, n)))
                       for _ in tqdm(range(n_boot), desc='RDM bootstrap', disable=not progress, leave=False)] or [np.full_like(obs, np.nan)])

@@ -8,7 +8,7 @@ import argparse, sys, time, json
 from dataclasses import dataclass, field
 from pathlib import Path
 import pandas as pd
-from .config import get_config, Config, ConfigError, project_root, check_subject
+from .config import get_config, Config, ConfigError, project_root, check_subject, check_models, PAPER_MODELS, ABLATION_MODELS
 from .hrf import DRIFT_PERIOD
 from .nsd import parse_sessions, format_sessions
 
@@ -79,7 +79,7 @@ def ensure_features(cfg:Config, run_dir:str|Path|None=None,
         return extract_features(rd, tuple(latents or cfg.preset.n_latents), cfg.weights_dir, cfg.device, progress=progress, dtype=dtype)
 
 def ensure_stage1(cfg:Config, subject:int,
-                  models:tuple=('ridge', 'gru'), latents:tuple|None=None,
+                  models:tuple=PAPER_MODELS, latents:tuple|None=None,
                   run_dir:str|Path|None=None, progress:bool=False)->list: # the prediction files
     "Stage-1 predictions of a subject for each model and number of layers, fitted if missing."
     from neuro_decode.regress import fit_stage1, TrainConfig
@@ -100,7 +100,7 @@ def ensure_stage1(cfg:Config, subject:int,
     return out
 
 # %% ../nbs/14_run.ipynb #e1ef3b2a
-def ensure_stage1_images(cfg:Config, subject:int, models:tuple=('ridge', 'gru'), latents:tuple|None=None,
+def ensure_stage1_images(cfg:Config, subject:int, models:tuple=PAPER_MODELS, latents:tuple|None=None,
                          run_dir:str|Path|None=None, progress:bool=False)->list: # the image folders
     "Stage-1 images of a subject (decoded true latents and each model's predictions), made if missing."
     from neuro_decode.stage1 import stage1_images
@@ -136,7 +136,7 @@ def ensure_clip_predictions(cfg:Config, subject:int, run_dir:str|Path|None=None,
             if not all(p.exists() for p in out): fit_clip_regressors(rd, subject, seed=cfg.seed, device=cfg.device, progress=progress)
     return out
 
-def ensure_stage2(cfg:Config, subject:int, models:tuple=('ridge', 'gru'), latents:tuple=(15,),
+def ensure_stage2(cfg:Config, subject:int, models:tuple=PAPER_MODELS, latents:tuple=(15,),
                   run_dir:str|Path|None=None, progress:bool=False)->list: # stage-2 image folders
     "Stage-2 images of a subject for each model (and the neutral-start run), with what they start from, made if missing."
     from neuro_decode.stage2 import run_stage2, vd_model
@@ -222,8 +222,7 @@ def plan(cfg:Config, req:Request)->list: # nodes in an executable order
     "The graph of nodes for a request: shared steps once, per-subject steps fanned out, dependencies between them."
     subs = [check_subject(s) for s in req.subjects]
     if not subs: raise ConfigError('no subjects: expected at least one')
-    bad = [m for m in (req.models or ()) if m not in ('ridge', 'gru', 'cnn', 'transformer')]
-    if bad: raise ConfigError(f"unknown models {bad}: expected some of ridge, gru, cnn, transformer")
+    check_models(req.models or ())
     bad = [x for x in (req.steps or ()) if x not in STEPS]
     if bad: raise ConfigError(f"unknown steps {bad}: expected some of {', '.join(STEPS)}")
     if any(k not in (15, 31) and not 1 <= k <= 75 for k in req.latents): raise ConfigError(f"latents {req.latents}: expected VDVAE layer counts like 15 31")
@@ -249,15 +248,15 @@ def plan(cfg:Config, req:Request)->list: # nodes in an executable order
     s1 = {}
     for s in subs:
         for k in req.latents:
-            models = tuple(req.models) if req.models else ('ridge', 'gru')
-            ablation = ('cnn', 'transformer') if req.models is None and s == first and k == 15 else ()
+            models = tuple(req.models) if req.models else PAPER_MODELS
+            ablation = ABLATION_MODELS if req.models is None and s == first and k == 15 else ()
             s1[s, k] = add('stage1', s, {'models': models, 'ablation': ablation, 'latents': (k,)}, [feats, prep[s]])
-    s2_models = tuple(m for m in (req.models or ('ridge', 'gru')))
+    s2_models = tuple(req.models or PAPER_MODELS)
     im1, s2, nz, met, rsa = {}, {}, {}, {}, {}
     for s in subs:
         k2 = tuple(req.stage2_latents) if req.stage2_latents else ((15, 31) if s == first else (15,))
         k2 = tuple(k for k in k2 if k in req.latents)
-        im1[s] = add('images1', s, {'models': tuple(req.models or ('ridge', 'gru')), 'latents': tuple(req.latents)},
+        im1[s] = add('images1', s, {'models': tuple(req.models or PAPER_MODELS), 'latents': tuple(req.latents)},
                      [s1[s, k] for k in req.latents])
         s2[s] = add('stage2', s, {'models': s2_models, 'latents': k2}, [im1[s], feats]) if k2 else None
         noise_subs = req.noise_subjects if req.noise_subjects is not None else (first,)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import Image
 from tqdm import tqdm
+from .stats import pearson, two_way_identification
 
 # %% auto #0
 __all__ = ['VD_STAGE2_PARTS', 'WEIGHT_NAMES', 'VD_LATENT_SIZE', 'CONVENTIONS', 'CLIP_ALPHAS', 'STAGE2_DEFAULTS',
@@ -288,9 +289,7 @@ CLIP_ALPHAS = {'text': 1e5, 'vision': 6e4}      # brain-diffuser's code; the pap
 
 def token_correlation(pred:np.ndarray, true:np.ndarray)->float:
     "Mean over images and tokens of the correlation of a predicted token with the true one (over its D values)."
-    p = pred - pred.mean(-1, keepdims=True); t = true - true.mean(-1, keepdims=True)
-    r = (p*t).sum(-1)/np.maximum(np.sqrt((p**2).sum(-1)*(t**2).sum(-1)), 1e-12)
-    return float(r.mean())
+    return float(pearson(pred, true).mean())
 
 def fit_clip_regressors(run_dir:str|Path, subject:int,
                         alpha_text:float=CLIP_ALPHAS['text'], alpha_vision:float=CLIP_ALPHAS['vision'],
@@ -298,7 +297,7 @@ def fit_clip_regressors(run_dir:str|Path, subject:int,
     "Ridge from betas to VD's text and vision embeddings for one subject: pred_clip_text.h5, pred_clip_vision.h5 and clip_scores.json."
     import h5py
     from neuro_decode.nsd import load_prep
-    from neuro_decode.regress import (ridge_smoother, ridge_stream, validation_split, restandardize, two_way_identification,
+    from neuro_decode.regress import (ridge_smoother, ridge_stream, validation_split, restandardize,
                                       _TargetBlocks, POSTS)
     rd, s = Path(run_dir), int(subject)
     sd = rd/f'sub-{s:02d}'

@@ -3,8 +3,9 @@ import numpy as np, pandas as pd, pytest, torch
 from PIL import Image
 from skimage.metrics import structural_similarity
 from neuro_decode.vdvae import WeightsError
+from neuro_decode.stats import corr_matrix, two_way, two_way_identification
 from neuro_decode.metrics import (pixcorr, ssim, ssim_bd, _grey, NET_METRICS, build_net, load_net, FeatureNet, load_metric_nets,
-                                  identification_matrix, identification, Score, bootstrap_ci, paired_test, MetricsError,
+                                  Score, paired_test, MetricsError,
                                   check_pairs, read_png, read_shared20, degrade, score_images, GroundTruth, read_metrics,
                                   correlation_distance, net_inputs)
 
@@ -38,8 +39,8 @@ def test_ssim_known_case():
 def test_identification_known_answers():
     rng = np.random.default_rng(3)
     F = rng.normal(size=(400, 30))
-    assert identification(identification_matrix(F, F)).mean() == 1.0
-    assert abs(identification(identification_matrix(F[rng.permutation(400)], F)).mean() - 0.5) < 0.04
+    assert two_way_identification(F, F).mean() == 1.0
+    assert abs(two_way_identification(F[rng.permutation(400)], F).mean() - 0.5) < 0.04
     np.testing.assert_allclose(correlation_distance(F, F), 0, atol=1e-12)
     from scipy.spatial.distance import correlation
     G = F + rng.normal(size=F.shape)
@@ -49,10 +50,11 @@ def test_intervals_and_paired_tests_are_seeded_and_sound():
     rng = np.random.default_rng(4)
     F = rng.normal(size=(200, 40))
     good, bad = F + rng.normal(size=F.shape), F + 3*rng.normal(size=F.shape)
-    sg = Score('x', 'x', True, identification(identification_matrix(good, F)), identification_matrix(good, F))
-    sb = Score('x', 'x', True, identification(identification_matrix(bad, F)), identification_matrix(bad, F))
-    assert bootstrap_ci(sg, 200, seed=1) == bootstrap_ci(sg, 200, seed=1)
-    lo, hi = bootstrap_ci(sg, 200)
+    rg, rb = corr_matrix(good, F), corr_matrix(bad, F)
+    sg = Score('x', 'x', True, two_way(rg), rg)
+    sb = Score('x', 'x', True, two_way(rb), rb)
+    assert sg.ci(200, seed=1) == sg.ci(200, seed=1)
+    lo, hi = sg.ci(200)
     assert lo < sg.value() < hi
     t = paired_test(sg, sb, 2000, 200)
     assert t['diff'] > 0 and t['lo'] > 0 and t['p'] < 0.01

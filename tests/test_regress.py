@@ -3,8 +3,9 @@ import json
 import numpy as np, pytest, torch
 from sklearn.linear_model import Ridge
 from neuro_decode.config import ConfigError
+from neuro_decode.stats import two_way_identification
 from neuro_decode.regress import (RidgeRegressor, GRURegressor, CNNRegressor, TransformerRegressor, n_params, train_network,
-                                  predict_network, TrainConfig, two_way_identification, restandardize, fit_stage1, stage1_table,
+                                  predict_network, TrainConfig, restandardize, fit_stage1, stage1_table,
                                   ridge_smoother, ridge_stream)
 
 @pytest.mark.parametrize('n,p', [(120, 40), (40, 120)])

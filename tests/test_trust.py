@@ -8,7 +8,8 @@ from neuro_decode.nsd import prepare_subject, load_prep, read_stimuli, Layout
 from neuro_decode.clip import extract_features, FeatureReader, vdvae_model
 from neuro_decode.vdvae import WeightsError, save_vdvae, VDVAE_CHECKPOINT
 from neuro_decode.regress import (fit_stage1, load_predictions, load_targets, restandardize, TrainConfig, latent_scores,
-                                  two_way_identification, permutation_p, row_correlation, _epochs, GRURegressor)
+                                  _epochs, GRURegressor)
+from neuro_decode.stats import two_way_identification, permutation_p, pearson
 from neuro_decode.stage1 import stage1_images, read_images
 
 @pytest.fixture(scope='module')
@@ -97,7 +98,7 @@ def test_stage1_images_differ_by_model_as_expected(run):
     pc = {}
     for m in ('true', 'ridge'):
         ims = read_images(stage1_images(run, 1, m, 15, device='cpu', progress=False), ids).reshape(len(ids), -1).astype(np.float32)
-        pc[m] = permutation_p(ims, small, row_correlation, n=300)
+        pc[m] = permutation_p(ims, small, pearson, n=300)
     assert pc['true'][0] > pc['ridge'][0] and pc['ridge'][1] < 0.05, pc
 
 def test_refit_replays_learning_rates():

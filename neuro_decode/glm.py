@@ -26,7 +26,7 @@ from .config import (Config, ConfigError, get_config, check_subject, get_device,
                                  derivatives_root)
 from .hrf import hrf_library, glm_library, read_hrf_library, canonical_hrf, peak_times, event_regressors, drift_basis, drift_degree, DRIFT_PERIOD
 from .nsd import Layout, write_nifti, write_betas_hdf5, STIM_S
-from .nsd import NSDFormatError, load_roi, file_fingerprint, same_files
+from .nsd import NSDFormatError, load_roi, file_fingerprint, record_of
 
 # %% ../nbs/03_glm.ipynb #cf0c7281
 class GLMInputError(ValueError):
@@ -784,10 +784,9 @@ def check_out_root(data_root:str|Path, out_root:str|Path, subject:int, sessions:
                                       "refusing to replace them: choose another --out")
     else:
         info = json.loads(rec.read_text())
-        made = info.get('data_root')
-        inside = o == d or o.is_relative_to(d)          # a record inside the dataset moved or was copied with it: it is this dataset's
-        if made and made != str(d) and not inside and not same_files(d, info.get('inputs', {})): raise GLMInputError(f"{rec}: betas of another dataset ({made}); refusing to replace them with "
-                                                          f"betas of {d}: choose another --out")
+        if not record_of(info, d, o):
+            raise GLMInputError(f"{rec}: betas of another dataset ({info['data_root']}); refusing to replace them with betas of {d}: "
+                                "choose another --out")
     return o
 
 def glm_subject(data_root:str|Path,        # dataset root with NSD's time series and design files (only read)

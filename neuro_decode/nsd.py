@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, h5py
 from scipy.io import loadmat
 from tqdm import tqdm
-from .config import check_subject, atomic_path, ConfigError, write_json
+from .config import check_subject, atomic_path, ConfigError, write_json, sha256
 from .stats import moments
 
 # %% auto #0
@@ -20,7 +20,7 @@ __all__ = ['STIM_SIZE', 'STIM_S', 'VOXEL_MM', 'NSD_IMAGES', 'NSD_SUBJECT_IMAGES'
            'ExpDesign', 'load_expdesign', 'trial_image_ids', 'session_trials', 'session_offsets', 'load_roi',
            'find_sessions', 'session_number', 'parse_sessions', 'format_sessions', 'session_betas', 'stimulus_count',
            'read_stimuli', 'caption_files', 'load_captions', 'Prep', 'place_sessions', 'file_fingerprint', 'same_files',
-           'prepare_subject', 'prep_info', 'load_prep']
+           'record_of', 'prepare_subject', 'prep_info', 'load_prep']
 
 # %% ../nbs/04_nsd.ipynb #8cb440a7
 class NSDFormatError(ValueError):
@@ -337,9 +337,10 @@ NO_CAPTIONS = "or prepare without captions (--no-captions): stage 2 is then guid
 
 def caption_files(root:str|Path, # dataset root
                   ids,           # 0-based NSD ids of the images that need captions
+                  info:pd.DataFrame|None=None, # `nsd_stim_info_merged.csv` when already read
                  )->list:        # COCO caption files, e.g. [.../captions_train2017.json, .../captions_val2017.json]
     "The COCO caption files the images need (by their `cocoSplit`); an `NSDFormatError` naming the first one missing."
-    lay, ids, info = Layout(root), np.asarray(ids, np.int64), _stim_table(root)
+    lay, ids, info = Layout(root), np.asarray(ids, np.int64), _stim_table(root) if info is None else info
     absent = [i for i in ids if i not in info.index]
     if absent: raise NSDFormatError(f"{lay.stim_info}: no row for NSD id {absent[0]}; expected every image of the design")
     splits = sorted(set(info.loc[ids, 'cocoSplit'])) if 'cocoSplit' in info else []
@@ -355,8 +356,8 @@ def load_captions(root:str|Path,  # dataset root
                   n:int=5,        # captions kept per image
                  )->np.ndarray:   # (len(ids), n) str, '' where fewer
     "COCO captions of NSD images, via `nsd_stim_info_merged.csv` (cocoId, cocoSplit) and COCO's `captions_<split>.json`."
-    ids, need = np.asarray(ids, np.int64), caption_files(root, ids)
-    info = _stim_table(root)
+    ids, info = np.asarray(ids, np.int64), _stim_table(root)
+    need = caption_files(root, ids, info)
     caps = {}
     for f in need:
         try: anns = json.loads(f.read_text())['annotations']
@@ -410,7 +411,6 @@ def place_sessions(ed:ExpDesign, # the design
 
 def file_fingerprint(root:str|Path, paths:list)->dict:
     "{path relative to `root`: size} of NIfTI files and {path: SHA-256} of the small text ones: what a fit read, cheap to check."
-    from neuro_decode.config import sha256
     root = Path(root)
     return {str(Path(p).relative_to(root)): (Path(p).stat().st_size if str(p).endswith('.nii.gz') else sha256(p)) for p in paths if Path(p).exists()}
 
@@ -418,15 +418,22 @@ def same_files(root:str|Path, recorded:dict)->bool:
     "Whether the files a record lists are, under `root`, the ones it saw (a dataset moved or copied still is; a rebuilt one is not)."
     return bool(recorded) and file_fingerprint(root, [Path(root)/k for k in recorded]) == recorded
 
+def record_of(info:dict,              # a GLM.json record
+              data_root:str|Path,      # the dataset asked about
+              betas_root:str|Path,     # where the record lies
+             )->bool:
+    "Whether a GLM record's betas were estimated from this dataset: same path, same files (moved or copied), or lying inside it."
+    d, b, made = Path(data_root).resolve(), Path(betas_root).resolve(), info.get('data_root')
+    return (not made or Path(made).resolve() == d or b == d or b.is_relative_to(d)
+            or same_files(d, info.get('inputs', {})))
+
 def _betas_root(data_root, betas_root, s)->Path:
     "Where betas are read: the dataset itself, or a derivatives root whose GLM record names this dataset."
     if betas_root is None: return Path(data_root)
     rec = Layout(betas_root).glm_record(s)
     if rec.exists():
         info = json.loads(rec.read_text())
-        outside = Path(betas_root).resolve() != Path(data_root).resolve()        # betas inside a dataset are its own
-        if (outside and info.get('data_root') and Path(info['data_root']).resolve() != Path(data_root).resolve()
-                and not same_files(data_root, info.get('inputs', {}))):
+        if not record_of(info, data_root, betas_root):
             raise NSDFormatError(f"{rec}: betas estimated from {info['data_root']}; expected betas of {Path(data_root).resolve()}")
         if not info.get('complete', True):
             raise NSDFormatError(f"{rec}: the GLM that writes these betas has not finished (interrupted, or still running); "
@@ -506,13 +513,15 @@ def _peek_trials(path:Path)->int:
     except Exception as e:
         raise NSDFormatError(f"{path}: unreadable or truncated ({type(e).__name__}: {e}); expected a complete betas file") from None
 
+def _attrs(h)->dict: return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in h.attrs.items()}
+
 def prep_info(path:str|Path # a prep.h5 written by `prepare_subject`
              )->dict:
     "A prepared subject's attributes (sessions, betas root, captions, ...), without reading its betas."
     path = _need(path, "a prep.h5 written by neuro-decode prepare")
     try:
         with h5py.File(path, 'r') as h:
-            a = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in h.attrs.items()}
+            a = _attrs(h)
             if 'captions' not in a: a['captions'] = bool(h['train/captions'].asstr()[0, 0]) if len(h['train/captions']) else False   # older files
             a['captions'] = bool(a['captions'])
             return a
@@ -530,6 +539,6 @@ def load_prep(path:str|Path # a prep.h5 written by `prepare_subject`
             return Prep(g('train/betas'), g('train/ids'), cap('train/captions'), g('train/reps'),
                         g('test/betas'), g('test/ids'), cap('test/captions'), g('test/reps'),
                         g('zscore/mean'), g('zscore/std'), g('voxel_index'),
-                        {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in h.attrs.items()})
+                        _attrs(h))
     except (OSError, KeyError) as e:
         raise NSDFormatError(f"{path}: unreadable or incomplete ({e}); expected a prep.h5 from neuro-decode prepare") from None

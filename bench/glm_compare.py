@@ -31,7 +31,7 @@ def _shape_r(chosen:np.ndarray, dt:float, truth:np.ndarray)->np.ndarray:
 
 def score(betas:dict, world:dict, hrf_rows:np.ndarray|None, dt:float)->tuple:
     "Median beta recovery per type over responsive voxels, and median HRF-shape r; and each voxel's r per type."
-    from neuro_decode.glm import beta_recovery
+    from neuro_decode.simulate import beta_recovery
     act = world['active']
     r = {k: beta_recovery(b[:, act], world['trial_betas'][:, act]) for k, b in betas.items()}
     out = {k: float(np.median(v)) for k, v in r.items()}

@@ -12,11 +12,12 @@ from pathlib import Path
 import pandas as pd
 
 SIMULATE = "from neuro_decode.simulate import simulate_nsd; simulate_nsd(D+'/sim', '{preset}', progress=False)"
-GLM_SUBJECT = "from neuro_decode.glm import glm_subject; glm_subject(D+'/sim', 1, out_root=D+'/sim', into_dataset=True, progress=False)"
+GLM_SUBJECT = "from neuro_decode.nsd import glm_subject; glm_subject(D+'/sim', 1, out_root=D+'/sim', into_dataset=True, progress=False)"
 # one synthetic session (`toy_session`) of {n} voxels x {runs} runs x {vols} volumes: made first, then only the fit is
 # timed (fit_s); 6 x 300 is the size GLMsingle is usually quoted at, 12 x 226 is one NSD session (TR 1.333 s both)
 GLM_FIT = """import numpy as np, torch
-from neuro_decode.glm import toy_session, fit_glm, beta_recovery
+from neuro_decode.glm import fit_glm
+from neuro_decode.simulate import toy_session, beta_recovery
 Y, d, tr = toy_session({n}, n_runs={runs}, n_vols={vols}, tr={tr}, seed=0)
 if '{device}' == 'cuda': torch.cuda.reset_peak_memory_stats()
 t_fit = time.perf_counter()          # not `t`: that is the whole process's clock (`measure`)
@@ -29,7 +30,8 @@ EXTRA.update(fit_s=round(s_fit, 2), hrf_exact=round(float(np.mean(res.hrf_index[
              n_pcs=res.n_pcs, trials=d.n_trials, volumes=d.n_vols)
 if '{device}' == 'cuda': EXTRA['peak_gpu_GB'] = round(torch.cuda.max_memory_allocated()/2**30, 2)"""
 GLM_LOOP = """import numpy as np
-from neuro_decode.glm import toy_session, fit_voxel_loop
+from neuro_decode.glm import fit_voxel_loop
+from neuro_decode.simulate import toy_session
 Y, d, tr = toy_session({n}, n_runs=6, n_vols=300, seed=0)
 t_fit = time.perf_counter()
 fit_voxel_loop(Y, d, np.arange({k}))
@@ -77,7 +79,7 @@ with h5py.File(D + '/targets.h5', 'w') as f:
     for i in range(0, n, 512): d[i:i+512] = np.tanh(X[i:i+512] @ W) @ B + rng.normal(size=(min(512, n - i), q)).astype(np.float32)"""
 NSD_RIDGE = """import numpy as np
 from neuro_decode.regress import RidgeRegressor, ridge_smoother, ridge_stream
-from neuro_decode.clip import FeatureReader
+from neuro_decode.features import FeatureReader
 X, Xte = np.load(D + '/X.npy'), np.load(D + '/Xte.npy')
 r = FeatureReader(D + '/targets.h5')
 class Blocks:
@@ -91,7 +93,7 @@ flops = 2*n*n*p + n**3/3 + 2*m*n*p + 2*m*n*q
 EXTRA = dict(gflops=round(flops/(time.perf_counter() - t)/1e9, 1))"""
 NSD_SKLEARN = """import numpy as np
 from sklearn.linear_model import Ridge
-from neuro_decode.clip import FeatureReader
+from neuro_decode.features import FeatureReader
 X, Xte = np.load(D + '/X.npy'), np.load(D + '/Xte.npy')
 Y = FeatureReader(D + '/targets.h5').read(np.arange(len(X)), slice(0, {k}))
 t = time.perf_counter()
@@ -100,7 +102,7 @@ ours = np.load(D + '/P.npy')
 EXTRA = dict(max_rel_diff=float(np.abs(P - ours).max()/np.abs(P).max()))"""
 NSD_CV = """import numpy as np
 from neuro_decode.regress import RidgeRegressor
-from neuro_decode.clip import FeatureReader
+from neuro_decode.features import FeatureReader
 X = np.load(D + '/X.npy')
 r = FeatureReader(D + '/targets.h5')
 class Blocks:
@@ -125,7 +127,7 @@ EXTRA = dict(images_per_s=round(n/(time.perf_counter() - t), 2))"""
 STAGE2_IDENT = """import numpy as np
 from neuro_decode.bundled import scene_pairs
 from neuro_decode.config import bundled_path
-from neuro_decode.clip import text_embeddings, vision_embeddings, load_eval_clip, eval_image_embeddings
+from neuro_decode.features import text_embeddings, vision_embeddings, load_eval_clip, eval_image_embeddings
 from neuro_decode.stats import two_way_identification
 from neuro_decode.stage2 import vd_model, stage2_sample, image_seeds
 vd, ec = vd_model(device='cpu'), load_eval_clip(bundled_path('eval_clip_small.safetensors'), 'cpu')
@@ -182,7 +184,7 @@ EXTRA = dict(nodes=len(log), node_seconds=round(log.seconds.sum()))"""
 # features streamed from the stimulus file: peak memory against the number of images
 FEATURES = """import numpy as np
 from neuro_decode.nsd import write_stimuli
-from neuro_decode.clip import write_features
+from neuro_decode.features import write_features
 rng = np.random.default_rng(0)
 write_stimuli(D + '/stim{n}.hdf5', ((rng.uniform(size=(425, 425, 3))*255).astype(np.uint8) for _ in range({n})), {n})
 t = time.perf_counter()
@@ -202,7 +204,7 @@ p = load_prep(prepare_subject(D+'/nsd', 1, D+'/run-{fmt}', [1, 2], fmt='{fmt}', 
 EXTRA = dict(train=len(p.train_ids), test=len(p.test_ids), voxels=p.train_betas.shape[1], trials=int(p.attrs['n_trials']))"""
 NSD_SHAPED_FEATURES = """import h5py, numpy as np
 from pathlib import Path
-from neuro_decode.clip import extract_features
+from neuro_decode.features import extract_features
 files = extract_features(D+'/run-hdf5', (15, 31), progress=False, dtype='{dtype}')
 EXTRA = dict(images=0, values=0, bytes=0)
 for n, f in files.items():

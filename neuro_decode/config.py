@@ -104,9 +104,7 @@ class Config:
     def run_dir(self)->Path:
         "Folder of this run's outputs."
         return self.runs_dir/self.run_name
-    def subject_dir(self, subject:int)->Path:
-        "Folder of one subject's outputs, e.g. `runs/sim-tiny/sub-01`."
-        return self.run_dir/f"sub-{check_subject(subject):02d}"
+
 
 # %% ../nbs/00_config.ipynb #393dd4f2
 def check_subject(subject:int # NSD subject number
@@ -138,6 +136,7 @@ def derivatives_root(data_root:str|Path,          # a dataset root
     runs = Path(runs_dir or os.environ.get('NEURO_DECODE_RUNS') or default_runs_dir()).expanduser().resolve()
     return runs/'derivatives'/f"{d.name}-{hashlib.sha256(str(d).encode()).hexdigest()[:8]}"
 
+# %% ../nbs/00_config.ipynb #5a644b53
 def get_config(preset:str|Preset='tiny',  # 'tiny', 'default' or 'nsd'
                data_root:str|Path|None=None,  # dataset root; simulated default under `runs_dir`
                nsd_root:str|Path|None=None,   # real NSD root (the folder holding `nsddata/`)
@@ -242,6 +241,7 @@ def write_csv(df, path:str|Path, **kw)->Path:
     with atomic_path(path) as t: df.to_csv(t, **kw)
     return Path(path)
 
+# %% ../nbs/00_config.ipynb #3e345076
 def file_lock(path:str|Path, # the resource to guard; the lock file is `<path>.lock`
               timeout:float=-1): # seconds to wait; -1 waits forever
     "An inter-process lock for building a shared resource once."
@@ -282,6 +282,7 @@ def sha256(path:str|Path, # a file
         except (OSError, ValueError): pass
     return _SHA_CACHE[key]
 
+# %% ../nbs/00_config.ipynb #ee84491b
 def model_source(role:str,        # what the model does: 'vdvae', 'vd_clip', 'vd', 'eval_clip', ...
                  kind:str,        # 'bundled' (data/models) or 'real' (the user's weights folder)
                  files:dict,      # {name: path} of the files that define the model
@@ -317,6 +318,7 @@ def read_source(value)->dict|None:
     try: return json.loads(value)
     except (TypeError, ValueError): return None
 
+# %% ../nbs/00_config.ipynb #e8128de9
 def check_source(recorded,           # the record read from the file (dict, JSON text or None)
                  expected:dict,      # the model this step uses
                  path:str|Path,      # the file, for the message
@@ -361,6 +363,7 @@ def bundled_path(name:str,                   # a file name in the manifest, e.g.
         raise ConfigError(f"{p}: SHA-256 differs from {folder/'MANIFEST.json'}; the file is damaged or was changed without retraining")
     return p
 
+# %% ../nbs/00_config.ipynb #fdd737c3
 def bundled_source(role:str,                  # the model's role, e.g. 'vdvae'
                    prefix:str,                # a file name or a sub-folder of the bundled folder
                    parts:tuple|None=None,     # only these sub-folders of `prefix` (e.g. a VD's CLIP encoders)

@@ -4,29 +4,21 @@
 
 # %% ../nbs/03_glm.ipynb #f0350a6b
 from __future__ import annotations
-import json, time, warnings
+import time, warnings
 from dataclasses import dataclass, field
-from pathlib import Path
-import numpy as np, pandas as pd, h5py, torch
+from functools import partial
+import numpy as np, torch
 from scipy import stats, sparse
 from tqdm import tqdm
-from .stats import pearson, moments
+from .stats import moments
+from .config import get_device
+from .hrf import glm_library, canonical_hrf, event_regressors, drift_basis, drift_degree, DRIFT_PERIOD
 
 # %% auto #0
-__all__ = ['MAX_TRAILING_VOLS', 'TYPES', 'FRACS', 'N_PCS', 'POOL_P', 'POOL_RULES', 'PC_VOXELS', 'HRF_DESIGNS', 'GLM_VERSION',
-           'BETA_SCALE', 'GLMInputError', 'SessionDesign', 'check_design', 'read_design_tsv', 'drift_design',
-           'trial_design', 'repeat_pairs', 'xval_badness', 'GLMResult', 'valid_voxels', 'condition_matrix',
-           'DesignProducts', 'tail_threshold', 'check_rules', 'noise_pool', 'pc_voxels', 'choose_n_pcs',
-           'fracridge_chunk', 'rescale_to', 'fit_glm', 'toy_session', 'beta_recovery', 'fit_voxel_loop', 'Session',
-           'find_runs', 'load_session', 'write_session', 'glm_stamp', 'glm_params', 'glm_inputs', 'check_out_root',
-           'glm_subject', 'glm_done', 'glm_accuracy']
-
-# %% ../nbs/03_glm.ipynb #89cba578
-from .config import (Config, ConfigError, get_config, check_subject, get_device, atomic_path, write_json, file_lock,
-                                 derivatives_root)
-from .hrf import hrf_library, glm_library, read_hrf_library, canonical_hrf, peak_times, event_regressors, drift_basis, drift_degree, DRIFT_PERIOD
-from .nsd import Layout, write_nifti, write_betas_hdf5, STIM_S
-from .nsd import NSDFormatError, load_roi, file_fingerprint, record_of
+__all__ = ['TYPES', 'FRACS', 'N_PCS', 'POOL_P', 'POOL_RULES', 'PC_VOXELS', 'HRF_DESIGNS', 'GLMInputError', 'SessionDesign',
+           'check_design', 'drift_design', 'trial_design', 'repeat_pairs', 'xval_badness', 'GLMResult', 'valid_voxels',
+           'condition_matrix', 'DesignProducts', 'tail_threshold', 'check_rules', 'noise_pool', 'pc_voxels',
+           'choose_n_pcs', 'fracridge_chunk', 'rescale_to', 'fit_glm', 'fit_voxel_loop']
 
 # %% ../nbs/03_glm.ipynb #cf0c7281
 class GLMInputError(ValueError):
@@ -68,32 +60,6 @@ def check_design(d:SessionDesign, where:str='design', drift_period:float=DRIFT_P
         raise GLMInputError(f"{where}: {d.n_trials} trials + {q} drift terms for {d.n_vols} volumes; expected fewer unknowns than volumes")
     return d
 
-# %% ../nbs/03_glm.ipynb #35df20eb
-MAX_TRAILING_VOLS = 10   # time-series volumes after a design file's last line that are dropped (NSD: "trailing volumes ... dropped")
-
-def read_design_tsv(path:str|Path,      # an NSD design file: one integer per volume
-                    n_vols:int|None=None, # volumes of the run's time series, to check against (it may have more)
-                   )->tuple:            # (onsets (k,) in volumes, conditions (k,), lines)
-    "Read one run's design file: the volume at which each trial starts, its condition (NSD: the 73k id) and the file's length."
-    path = Path(path)
-    if not path.exists(): raise NSDFormatError(f"{path}: missing; expected the run's design file (one integer per volume)")
-    vals = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
-        s = line.strip()
-        if not s: continue
-        try: v = float(s.split()[0])
-        except ValueError: v = np.nan
-        if not np.isfinite(v) or v < 0 or v != int(v):
-            raise NSDFormatError(f"{path}: line {i} reads {s[:30]!r}; expected one non-negative integer per volume "
-                                 "(0: no trial starts; else the image's 1-based index)")
-        vals.append(int(v))
-    d = np.array(vals, int)
-    if n_vols is not None and not n_vols - MAX_TRAILING_VOLS <= len(d) <= n_vols:   # NSD's time series may run a few volumes longer
-        raise NSDFormatError(f"{path}: {len(d)} lines but its time series has {n_vols} volumes; expected one line per volume "
-                             f"(the series may run up to {MAX_TRAILING_VOLS} volumes longer: they are dropped, as NSD's export notes)")
-    on = np.flatnonzero(d > 0)
-    return on.astype(float), d[on], len(d)
-
 # %% ../nbs/03_glm.ipynb #96b85657
 def drift_design(d:SessionDesign,               # the session
                  period:float=DRIFT_PERIOD,     # seconds of run per polynomial degree
@@ -108,13 +74,13 @@ def drift_design(d:SessionDesign,               # the session
 
 def trial_design(d:SessionDesign,          # the session
                  hrf:np.ndarray|None=None, # HRF sampled every `HRF_DT`; canonical by default
-                 duration:float=STIM_S,    # stimulus duration, seconds
+                 duration:float|None=None, # stimulus duration, seconds; None: `event_regressors`' default (NSD's 3 s)
                 )->np.ndarray:             # (T, n_trials) one column per trial
     "Single-trial regressors of a whole session for one HRF."
     X = np.zeros((d.n_vols, d.n_trials))
-    c = 0
+    c, kw = 0, {} if duration is None else dict(duration=duration)
     for r, o in enumerate(d.onsets):
-        X[d.rows(r), c:c+len(o)] = event_regressors(np.asarray(o)*d.tr, d.run_lengths[r], d.tr, hrf, duration)
+        X[d.rows(r), c:c+len(o)] = event_regressors(np.asarray(o)*d.tr, d.run_lengths[r], d.tr, hrf, **kw)
         c += len(o)
     return X
 
@@ -219,6 +185,7 @@ def _to_device_sparse(S:sparse.csr_matrix, dev:torch.device)->torch.Tensor:
         except (RuntimeError, NotImplementedError): pass
     return torch.as_tensor(S.toarray(), dtype=torch.float32, device=dev)
 
+# %% ../nbs/03_glm.ipynb #1c789313
 class DesignProducts:
     "Per-HRF products of a session's trial design that all voxels share, each computed once."
     def __init__(self, d:SessionDesign,   # the session
@@ -251,6 +218,7 @@ class DesignProducts:
         X = self._cache['c', h][2] if conditions else self[h][2]
         return torch.as_tensor(X @ E, device=self.dev)
 
+# %% ../nbs/03_glm.ipynb #e003a307
 def _choose_hrfs(Y0, tss, P:DesignProducts, chunk, progress, E=None, canonical=None, trials:bool=False)->tuple:
     """Step 2: every HRF's condition-level fit (single-trial with `trials`, as GLMsingle) to every voxel; each voxel keeps
     the HRF of highest R2. With noise components `E` (T, q) the fit is to the denoised data; with `canonical`, that HRF's
@@ -288,6 +256,7 @@ def _choose_hrfs(Y0, tss, P:DesignProducts, chunk, progress, E=None, canonical=N
             beta_A[:, ci], r2_A[ci] = beta.float(), (b*beta).sum(0)/t
     return beta_A, r2_A, best_h
 
+# %% ../nbs/03_glm.ipynb #bae527b7
 def _noise_components(Y0, pool, d, k_max, dev)->torch.Tensor:
     "Step 3a: per run, the first `k_max` principal time courses of the pool, ordered (PC1 of all runs, PC2, ...)."
     E = torch.zeros((d.n_vols, k_max*d.n_runs), dtype=torch.float64, device=dev)
@@ -360,7 +329,7 @@ def check_rules(pool_rule:str='ftest', pc_rule:str='half', hrf_design:str='condi
                                ('hrf_design', hrf_design, HRF_DESIGNS)):
         if value not in known: raise GLMInputError(f"{name} {value!r}: expected one of {known}")
 
-
+# %% ../nbs/03_glm.ipynb #4db65a72
 def noise_pool(onoff_r2:np.ndarray, # (V,) R2 of the on/off model
                dof:int,             # residual degrees of freedom of that model
                pool_p:float=POOL_P, # p-value above which a voxel has no evidence of task signal
@@ -400,6 +369,7 @@ def pc_voxels(r2_b:np.ndarray,     # (V,) R2 of type B (no noise components)
     if not sel.any(): sel[np.argsort(onoff_r2)[::-1][:100]] = True
     return sel
 
+# %% ../nbs/03_glm.ipynb #8b48db19
 def choose_n_pcs(bad:np.ndarray,   # (K+1, V) cross-validation badness with 0..K components per run
                  sel:np.ndarray,   # (V,) bool, voxels that judge (task-driven ones)
                  stop:float=0.95,  # fraction of the best improvement that is enough
@@ -437,11 +407,163 @@ def fracridge_chunk(G:torch.Tensor,    # (p, p) Gram matrix of the (nuisance-fre
     f_best = torch.where(j_best >= 0, fracs.to(b.dtype)[j_best.clamp(min=0)], torch.ones_like(best_bad))
     return ols, Q @ (z/(lam[:, None] + a[None])), f_best
 
+# %% ../nbs/03_glm.ipynb #79de444b
 def rescale_to(beta:torch.Tensor, target:torch.Tensor)->torch.Tensor:
     "GLMsingle's post-hoc scaling of ridge betas: per voxel, the linear fit (offset and gain) of `target` on `beta`."
     bm, tm = beta.mean(0), target.mean(0)
     slope = ((beta - bm)*(target - tm)).sum(0)/torch.clamp(((beta - bm)**2).sum(0), min=1e-12)
     return tm + slope*(beta - bm)
+
+# %% ../nbs/03_glm.ipynb #5e7a1c20
+def _check_inputs(Y,                      # (T, V) time series, any array-like
+                  design:SessionDesign,   # the session's design
+                  drift_period:float, pool_rule:str, pc_rule:str, hrf_design:str, # as `fit_glm`'s
+                  where:str,              # name of the data in messages
+                 )->np.ndarray:           # `Y` as an array
+    "`fit_glm`'s inputs checked against each other: a `GLMInputError` naming `where` for a bad shape, design or rule switch."
+    Y = np.asarray(Y)
+    if Y.ndim != 2: raise GLMInputError(f"{where}: time series of shape {Y.shape}; expected (volumes, voxels)")
+    check_design(design, where, drift_period)
+    check_rules(pool_rule, pc_rule, hrf_design)
+    if Y.shape[0] != design.n_vols:
+        raise GLMInputError(f"{where}: {Y.shape[0]} volumes of data but the design has {design.n_vols} "
+                         f"({len(design.run_lengths)} runs); expected the same length")
+    return Y
+
+def _drift_free(Y:np.ndarray,           # (T, V_all) time series, scanner units
+                vi:np.ndarray,          # (V,) indices of the valid voxels
+                design:SessionDesign,   # the session's design
+                drift_period:float,     # seconds of run per degree of the drift polynomial
+                dev:torch.device,
+               )->tuple: # (mean (V,), W0 (T, q) on the host, W0 float64 on the device, Y0 (T, V) float32, tss (V,) float64)
+    "Step 1, first half: the valid voxels in % signal change around their mean, the drift projected out; their total sum of squares."
+    mean = Y[:, vi].mean(0)
+    Yp = torch.as_tensor(100*(Y[:, vi]/mean - 1), dtype=torch.float32, device=dev)
+    W0_host = drift_design(design, drift_period)
+    W0 = torch.as_tensor(W0_host, dtype=torch.float64, device=dev)
+    Y0 = (Yp - (W0.float() @ (W0.T.float() @ Yp))).contiguous()      # drift removed
+    tss = torch.clamp((Y0.double()**2).sum(0), min=1e-12)
+    return mean, W0_host, W0, Y0, tss
+
+# %% ../nbs/03_glm.ipynb #e45b2884
+def _onoff_pool(Y0:torch.Tensor,        # (T, V) drift-free % signal
+                tss:torch.Tensor,       # (V,) its total sum of squares
+                W0:torch.Tensor,        # (T, q) drift basis on the device
+                design:SessionDesign,   # the session's design
+                pool_p:float, pool_rule:str, pc_rule:str, # as `fit_glm`'s
+                mean:np.ndarray,        # (V,) mean signal (the 'tail' pool's brightness)
+                where:str,              # name of the data in messages
+               )->tuple:                # (on/off R2 (V,), the tail threshold or None, noise pool (V,) bool)
+    "Step 1, second half: each voxel's R2 of the on/off model (one canonical regressor for all trials), the tail threshold if a rule needs it, the noise pool."
+    x_on = torch.as_tensor(trial_design(design, canonical_hrf()).sum(1), dtype=torch.float64, device=W0.device)
+    x_on = x_on - W0 @ (W0.T @ x_on)
+    onoff = (((x_on.float() @ Y0).double()**2/(x_on @ x_on))/tss).cpu().numpy()
+    thresh = tail_threshold(onoff) if 'tail' in (pool_rule, pc_rule) else None
+    pool = noise_pool(onoff, design.n_vols - W0.shape[1] - 1, pool_p, where, pool_rule, mean, thresh)
+    return onoff, thresh, pool
+
+def _xval_pairs(design:SessionDesign, # the session's design
+                where:str,            # name of the data in messages
+               )->tuple|None:         # `repeat_pairs(design)`, or None when there are none
+    "Step 3, first: the repeat pairs that cross-validate; None, with a warning, when no condition repeats across runs."
+    pairs = repeat_pairs(design)
+    if len(pairs[0]) > 0: return pairs
+    warnings.warn(f"{where}: no condition repeats across runs; cannot cross-validate: "
+                  f"using 0 noise components and OLS betas (fraction 1) for C and D")
+    return None
+
+def _noise_basis(Y0:torch.Tensor,       # (T, V) drift-free % signal
+                 pool:np.ndarray,       # (V,) bool, the noise pool
+                 W0:torch.Tensor,       # (T, q) drift basis on the device
+                 design:SessionDesign,  # the session's design
+                 k_max:int,             # components per run (0: none)
+                 dev:torch.device,
+                )->torch.Tensor:        # (T, k_max*runs) float64, orthonormal, orthogonal to the drift
+    "Step 3a, whole: `_noise_components` orthonormalised against the drift (an empty basis when `k_max` is 0)."
+    E = torch.zeros((design.n_vols, 0), dtype=torch.float64, device=dev)
+    if k_max:
+        E = _noise_components(Y0, pool, design, k_max, dev)
+        E = torch.linalg.qr(E - W0 @ (W0.T @ E))[0]
+    return E
+
+# %% ../nbs/03_glm.ipynb #4cd0955b
+def _hrf_groups(h:torch.Tensor)->list: # [(HRF, its voxels' indices)]
+    "The voxels of each HRF that some voxel chose: a design's products serve the whole group."
+    h = h.cpu().numpy(); return [(g, np.flatnonzero(h == g)) for g in np.unique(h)]
+
+def _type_b_sweep(Y0:torch.Tensor,      # (T, V) drift-free % signal
+                  tss:torch.Tensor,     # (V,) its total sum of squares
+                  P:DesignProducts,     # the design's products per HRF
+                  E32:torch.Tensor,     # (Q, T) noise components, transposed, float32
+                  E_host:np.ndarray,    # (T, Q) the same on the host, float64
+                  h_B:torch.Tensor,     # (V,) each voxel's HRF (step 2)
+                  pairs:tuple|None,     # repeat pairs (used when `k_max` > 0)
+                  k_max:int,            # most components per run
+                  chunk:int, progress:bool,
+                 )->tuple:              # (beta_B (n, V) float32, r2_B (V,) float64, badness (k_max+1, V) float64)
+    """Step 3b: per HRF, the single-trial fits with 0..`k_max` noise components per run (`_pc_sweep`): with none,
+    type B; for each number, the cross-validation badness that chooses how many C and D use."""
+    V, dev = Y0.shape[1], Y0.device
+    beta_B = torch.zeros((P.d.n_trials, V), dtype=torch.float32, device=dev)
+    r2_B = torch.zeros(V, dtype=torch.float64, device=dev)
+    bad = torch.zeros((k_max + 1, V), dtype=torch.float64, device=dev)
+    for h, idx in tqdm(_hrf_groups(h_B), desc='noise components', disable=not progress, leave=False):
+        S, G, _ = P[h]
+        XE = P.times(h, E_host)
+        for c_idx in _chunks(idx, chunk):
+            ci = torch.as_tensor(c_idx, device=dev)
+            b, c = (S @ Y0[:, ci]).double(), (E32 @ Y0[:, ci]).double()
+            for k, beta in enumerate(_pc_sweep(G, XE, b, c, P.d.n_runs, k_max)):
+                if k == 0: beta_B[:, ci], r2_B[ci] = beta.float(), (b*beta).sum(0)/tss[ci]
+                if k_max: bad[k, ci] = xval_badness(beta, beta, pairs)
+    return beta_B, r2_B, bad
+
+# %% ../nbs/03_glm.ipynb #c9797052
+def _types_cd(Y0:torch.Tensor,          # (T, V) drift-free % signal
+              tss:torch.Tensor,         # (V,) its total sum of squares
+              P:DesignProducts,         # the design's products per HRF
+              E32:torch.Tensor,         # (Q, T) noise components, transposed, float32
+              E_host:np.ndarray,        # (T, Q) the same on the host, float64
+              q:int,                    # components used: the first `q` (k_star per run)
+              hrf:torch.Tensor,         # (V,) each voxel's HRF for C and D
+              fracs:tuple,              # ridge fractions to try
+              pairs:tuple|None,         # repeat pairs; None: no cross-validation (OLS for D)
+              chunk:int, progress:bool,
+             )->tuple: # (beta_C, beta_D (n, V) float32, r2_C, r2_D (V,) float64, fraction (V,))
+    "Step 5: per HRF, the fit with `q` noise components: OLS is type C; fractional ridge (`fracridge_chunk`), rescaled to C, is type D."
+    V, dev = Y0.shape[1], Y0.device
+    beta_C, beta_D = (torch.zeros((P.d.n_trials, V), dtype=torch.float32, device=dev) for _ in 'CD')
+    r2_C, r2_D = (torch.zeros(V, dtype=torch.float64, device=dev) for _ in 'CD')
+    frac = np.ones(V)
+    fr = torch.as_tensor(np.asarray(fracs, float), device=dev)
+    for h, idx in tqdm(_hrf_groups(hrf), desc='fractional ridge', disable=not progress, leave=False):
+        S, G, _ = P[h]
+        XE = P.times(h, E_host[:, :q])
+        Gk = G - XE @ XE.T
+        eig = torch.linalg.eigh(Gk)
+        for c_idx in _chunks(idx, chunk):
+            ci = torch.as_tensor(c_idx, device=dev)
+            c = (E32[:q] @ Y0[:, ci]).double()
+            bk = (S @ Y0[:, ci]).double() - XE @ c
+            tss_k = torch.clamp(tss[ci] - (c**2).sum(0), min=1e-12)
+            ols, ridge, f = fracridge_chunk(Gk, bk, fr, pairs, eig)
+            beta_C[:, ci], r2_C[ci] = ols.float(), (bk*ols).sum(0)/tss_k
+            beta_D[:, ci] = rescale_to(ridge, ols).float()
+            r2_D[ci] = (2*(bk*ridge).sum(0) - (ridge*(Gk @ ridge)).sum(0))/tss_k
+            frac[c_idx] = f.cpu().numpy()
+    return beta_C, beta_D, r2_C, r2_D, frac
+
+# %% ../nbs/03_glm.ipynb #c3a22f5f
+def _on_all_voxels(vi:np.ndarray,       # (V,) indices of the valid voxels
+                   n:int,               # all voxels
+                   a,                   # (..., V) values of the valid voxels: a tensor or an array
+                   fill=0.,             # the value of the others
+                   dtype=np.float32,
+                  )->np.ndarray:        # (..., n)
+    "Values of the valid voxels placed among all voxels, `fill` elsewhere."
+    a = a.cpu().numpy() if torch.is_tensor(a) else np.asarray(a)
+    out = np.full(a.shape[:-1] + (n,), fill, dtype)
+    out[..., vi] = a; return out
 
 # %% ../nbs/03_glm.ipynb #c7965dc9
 def fit_glm(Y:np.ndarray,              # (T, V) time series of one session, runs concatenated (scanner units)
@@ -462,94 +584,37 @@ def fit_glm(Y:np.ndarray,              # (T, V) time series of one session, runs
            )->GLMResult:
     "Types A-D of single-trial betas for one session (GLMsingle's algorithm, vectorised over voxels)."
     t0, sec = time.time(), {}
-    Y = np.asarray(Y)
-    if Y.ndim != 2: raise GLMInputError(f"{where}: time series of shape {Y.shape}; expected (volumes, voxels)")
-    check_design(design, where, drift_period)
-    check_rules(pool_rule, pc_rule, hrf_design)
-    if Y.shape[0] != design.n_vols:
-        raise GLMInputError(f"{where}: {Y.shape[0]} volumes of data but the design has {design.n_vols} "
-                         f"({len(design.run_lengths)} runs); expected the same length")
+    Y = _check_inputs(Y, design, drift_period, pool_rule, pc_rule, hrf_design, where)
     dev, lib = _dev(device), glm_library() if lib is None else np.asarray(lib, float)
     valid = valid_voxels(Y, where)
     vi = np.flatnonzero(valid)
-    V, R = len(vi), design.n_runs
-    mean = Y[:, vi].mean(0)
-    Yp = torch.as_tensor(100*(Y[:, vi]/mean - 1), dtype=torch.float32, device=dev)
-    W0_host = drift_design(design, drift_period)
-    W0 = torch.as_tensor(W0_host, dtype=torch.float64, device=dev)
-    Y0 = (Yp - (W0.float() @ (W0.T.float() @ Yp))).contiguous()      # drift removed
-    tss = torch.clamp((Y0.double()**2).sum(0), min=1e-12)
+    mean, W0_host, W0, Y0, tss = _drift_free(Y, vi, design, drift_period, dev)
     # 1. on/off model and noise pool
-    x_on = torch.as_tensor(trial_design(design, canonical_hrf()).sum(1), dtype=torch.float64, device=dev)
-    x_on = x_on - W0 @ (W0.T @ x_on)
-    onoff = (((x_on.float() @ Y0).double()**2/(x_on @ x_on))/tss).cpu().numpy()
-    thresh = tail_threshold(onoff) if 'tail' in (pool_rule, pc_rule) else None
-    pool = noise_pool(onoff, design.n_vols - W0.shape[1] - 1, pool_p, where, pool_rule, mean, thresh)
+    onoff, thresh, pool = _onoff_pool(Y0, tss, W0, design, pool_p, pool_rule, pc_rule, mean, where)
     sec['on/off + pool'] = time.time() - t0; t = time.time()
     # 2. HRF library: type A and each voxel's HRF
-    P = DesignProducts(design, lib, W0_host, dev)
-    beta_A, r2_A, h_B = _choose_hrfs(Y0, tss, P, chunk, progress, canonical=P.canonical, trials=hrf_design == 'trials')
+    P, trials = DesignProducts(design, lib, W0_host, dev), hrf_design == 'trials'
+    beta_A, r2_A, h_B = _choose_hrfs(Y0, tss, P, chunk, progress, canonical=P.canonical, trials=trials)
     sec['HRF library (A)'] = time.time() - t; t = time.time()
     # 3. noise components E, orthogonal to the drift; type B and the cross-validation of k
-    pairs = repeat_pairs(design)
-    have_xval = len(pairs[0]) > 0
-    if not have_xval:
-        warnings.warn(f"{where}: no condition repeats across runs; cannot cross-validate: "
-                      f"using 0 noise components and OLS betas (fraction 1) for C and D")
-    k_max = n_pcs if pool.sum() > 1 and have_xval else 0
-    E = torch.zeros((design.n_vols, 0), dtype=torch.float64, device=dev)
-    if k_max:
-        E = _noise_components(Y0, pool, design, k_max, dev)
-        E = torch.linalg.qr(E - W0 @ (W0.T @ E))[0]
+    pairs = _xval_pairs(design, where)
+    k_max = n_pcs if pool.sum() > 1 and pairs is not None else 0
+    E = _noise_basis(Y0, pool, W0, design, k_max, dev)
     E32, E_host = E.T.float().contiguous(), E.cpu().numpy()
-    def groups_of(h):
-        h = h.cpu().numpy(); return [(g, np.flatnonzero(h == g)) for g in np.unique(h)]
-    beta_B, r2_B = torch.zeros_like(beta_A), torch.zeros_like(r2_A)
-    bad = torch.zeros((k_max + 1, V), dtype=torch.float64, device=dev)
-    for h, idx in tqdm(groups_of(h_B), desc='noise components', disable=not progress, leave=False):
-        S, G, _ = P[h]
-        XE = P.times(h, E_host)
-        for c_idx in _chunks(idx, chunk):
-            ci = torch.as_tensor(c_idx, device=dev)
-            b, c = (S @ Y0[:, ci]).double(), (E32 @ Y0[:, ci]).double()
-            for k, beta in enumerate(_pc_sweep(G, XE, b, c, R, k_max)):
-                if k == 0: beta_B[:, ci], r2_B[ci] = beta.float(), (b*beta).sum(0)/tss[ci]
-                if k_max: bad[k, ci] = xval_badness(beta, beta, pairs)
+    beta_B, r2_B, bad = _type_b_sweep(Y0, tss, P, E32, E_host, h_B, pairs, k_max, chunk, progress)
     sel = pc_voxels(r2_B.cpu().numpy(), pool, onoff, pc_rule, thresh)
     k_star, curve = choose_n_pcs(bad.cpu().numpy(), sel) if k_max else (0, np.full(1, np.nan))
-    q = k_star*R
-    Ek, Ek_host = E[:, :q], E_host[:, :q]
+    q = k_star*design.n_runs
     sec['noise components (B, C)'] = time.time() - t; t = time.time()
     # 4. the HRF again, on the denoised data
     h_CD = h_B
     if rechoose and q:
-        h_CD = _choose_hrfs(Y0, tss, P, chunk, progress, E=Ek, trials=hrf_design == 'trials')[2]
+        h_CD = _choose_hrfs(Y0, tss, P, chunk, progress, E=E[:, :q], trials=trials)[2]
         sec['HRF library, denoised'] = time.time() - t; t = time.time()
     # 5. types C and D with k_star components
-    beta_C, beta_D = torch.zeros_like(beta_B), torch.zeros_like(beta_B)
-    r2_C, r2_D = torch.zeros(V, dtype=torch.float64, device=dev), torch.zeros(V, dtype=torch.float64, device=dev)
-    frac = np.ones(V)
-    fr = torch.as_tensor(np.asarray(fracs, float), device=dev)
-    for h, idx in tqdm(groups_of(h_CD), desc='fractional ridge', disable=not progress, leave=False):
-        S, G, _ = P[h]
-        XE = P.times(h, Ek_host)
-        Gk = G - XE @ XE.T
-        eig = torch.linalg.eigh(Gk)
-        for c_idx in _chunks(idx, chunk):
-            ci = torch.as_tensor(c_idx, device=dev)
-            c = (E32[:q] @ Y0[:, ci]).double()
-            bk = (S @ Y0[:, ci]).double() - XE @ c
-            tss_k = torch.clamp(tss[ci] - (c**2).sum(0), min=1e-12)
-            ols, ridge, f = fracridge_chunk(Gk, bk, fr, pairs if have_xval else None, eig)
-            beta_C[:, ci], r2_C[ci] = ols.float(), (bk*ols).sum(0)/tss_k
-            beta_D[:, ci] = rescale_to(ridge, ols).float()
-            r2_D[ci] = (2*(bk*ridge).sum(0) - (ridge*(Gk @ ridge)).sum(0))/tss_k
-            frac[c_idx] = f.cpu().numpy()
+    beta_C, beta_D, r2_C, r2_D, frac = _types_cd(Y0, tss, P, E32, E_host, q, h_CD, fracs, pairs, chunk, progress)
     sec['fractional ridge (C, D)'] = time.time() - t
-    def full(a, fill=0., dtype=np.float32):
-        a = a.cpu().numpy() if torch.is_tensor(a) else np.asarray(a)
-        out = np.full(a.shape[:-1] + (Y.shape[1],), fill, dtype)
-        out[..., vi] = a; return out
+    full = partial(_on_all_voxels, vi, Y.shape[1])
     return GLMResult(betas={k: full(b) for k, b in zip('ABCD', (beta_A, beta_B, beta_C, beta_D))},
                      r2={k: full(r) for k, r in zip('ABCD', (r2_A, r2_B, r2_C, r2_D))},
                      hrf_index=full(h_CD, 0, np.int16), hrf_index_b=full(h_B, 0, np.int16),
@@ -557,6 +622,7 @@ def fit_glm(Y:np.ndarray,              # (T, V) time series of one session, runs
                      n_pcs=k_star, pc_curve=curve, frac=full(frac, 1.), valid=valid,
                      mean_signal=full(mean, 0.), seconds={k: round(v, 3) for k, v in sec.items()})
 
+# %% ../nbs/03_glm.ipynb #97e75c6a
 def _frac_alphas(lam:torch.Tensor,   # (p,) eigenvalues of the Gram matrix
                  z:torch.Tensor,     # (p, v) rotated X^T y
                  fracs:torch.Tensor, # (n_f,) fractions of the OLS norm
@@ -578,52 +644,6 @@ def _frac_alphas(lam:torch.Tensor,   # (p,) eigenvalues of the Gram matrix
         w = torch.clamp((r0 - f)/torch.clamp(r0 - r1, min=1e-300), 0, 1)
         out[j] = torch.exp(la[i0] + w*(la[i1] - la[i0]))
     return out
-
-# %% ../nbs/03_glm.ipynb #d9a72b43
-def toy_session(n_vox:int=300,      # voxels
-                n_runs:int=6,       # runs
-                n_vols:int=300,     # volumes per run
-                seed:int=0,         # random seed
-                noise:float=1.5,    # thermal noise sd, % signal
-                tr:float=4/3,       # seconds per volume
-               )->tuple:            # (Y (T, V) float32, SessionDesign, truth dict)
-    "A synthetic session with known single-trial betas and HRFs (for tests and benchmarks)."
-    rng = np.random.default_rng(seed)
-    lib = hrf_library()
-    slots = (n_vols - 15)//3
-    onsets, n_t = [], 0
-    for r in range(n_runs):
-        keep = np.sort(rng.choice(slots, int(slots*0.88), replace=False))
-        onsets.append(3. + 3*keep); n_t += len(keep)
-    n_img = int(np.ceil(n_t/3))
-    cond = rng.permutation(np.repeat(np.arange(1, n_img + 1), 3))[:n_t]
-    d = SessionDesign(tr, [n_vols]*n_runs, onsets, cond)
-    img_beta = rng.normal(1.5, 1., (n_img + 1, n_vox))
-    active = rng.uniform(size=n_vox) < 0.7
-    trial_beta = (img_beta[cond] + rng.normal(0, .4, (n_t, n_vox)))*active
-    hrf = rng.integers(0, len(lib), n_vox)
-    Y = np.zeros((d.n_vols, n_vox))
-    for h in np.unique(hrf):
-        v = hrf == h
-        Y[:, v] = trial_design(d, lib[h]) @ trial_beta[:, v]
-    T = d.n_vols
-    ar = np.zeros((T, 4)); e = rng.normal(size=(T, 4))
-    for i in range(T): ar[i] = (0.9*ar[i-1] if i else 0) + e[i]
-    Y += (ar/ar.std(0)) @ rng.normal(0, .6, (4, n_vox))
-    for r in range(n_runs):
-        rows = d.rows(r)
-        Y[rows] += drift_basis(n_vols, 2)*np.sqrt(n_vols) @ rng.normal(0, 1, (3, n_vox))
-    Y += rng.normal(0, noise, Y.shape)
-    base = rng.uniform(600, 1200, n_vox)
-    return ((base*(1 + Y/100)).astype(np.float32), d,
-            dict(trial_betas=trial_beta.astype(np.float32), hrf_index=hrf, active=active))
-
-# %% ../nbs/03_glm.ipynb #df70e026
-def beta_recovery(est:np.ndarray,   # (n_trials, V) estimated betas
-                  true:np.ndarray,  # (n_trials, V) true betas
-                 )->np.ndarray:     # (V,) Pearson r over trials per voxel
-    "Per-voxel correlation of estimated with true single-trial betas."
-    return pearson(est, true, axis=0)
 
 # %% ../nbs/03_glm.ipynb #d0c3549d
 def fit_voxel_loop(Y:np.ndarray,            # (T, V) time series
@@ -652,225 +672,3 @@ def fit_voxel_loop(Y:np.ndarray,            # (T, V) time series
         out_r[j], coef = r2_of(np.concatenate([Xs[out_h[j]], W0], 1), y, tss)  # single trials: the betas
         out_b[:, j] = coef[:p]
     return out_h, out_b, out_r
-
-# %% ../nbs/03_glm.ipynb #f64717db
-@dataclass
-class Session:
-    "One session's time series and design, ready for `fit_glm`."
-    Y:np.ndarray              # (T, V) float32, runs concatenated
-    design:SessionDesign
-    voxel_index:np.ndarray    # (V,) flat C-order indices into the volume
-    shape:tuple               # volume (x, y, z)
-    files:list                # the time-series files
-    def __repr__(self): return f"Session({self.Y.shape[1]} voxels of a {self.shape} volume, {self.design!r})"
-
-def find_runs(root:str|Path, subject:int)->dict:
-    "The time-series files of a subject: {session: [run files in order]}; an error for an unknown subject."
-    lay, s = Layout(root), check_subject(subject)
-    d = lay.timeseries(s, 1, 1).parent
-    if not d.exists(): raise ConfigError(f"unknown subject {s}: no time series in {root} (expected {d})")
-    out = {}
-    for f in sorted(d.glob('timeseries_session*_run*.nii.gz')):
-        ses, run = (int(x) for x in f.name[len('timeseries_session'):-len('.nii.gz')].split('_run'))
-        out.setdefault(ses, {})[run] = f
-    if not out: raise NSDFormatError(f"{d}: no timeseries_sessionNN_runNN.nii.gz files; expected one per run")
-    for ses, runs in out.items():
-        missing = sorted(set(range(1, max(runs) + 1)) - set(runs))
-        if missing: raise NSDFormatError(f"{d}: session {ses} lacks run(s) {missing}; expected runs 1..{max(runs)}")
-    return {ses: [runs[r] for r in sorted(runs)] for ses, runs in sorted(out.items())}
-
-def load_session(root:str|Path,          # dataset root (real or simulated NSD)
-                 subject:int,            # NSD subject
-                 session:int,            # session number
-                 roi:str|None=None,      # fit only this ROI (plus a pool sample); None: the whole brain
-                 pool_max:int=20000,     # with `roi`: how many other brain voxels to keep for the noise pool
-                 tr:float|None=None,     # seconds per volume; from the NIfTI header by default
-                 progress:bool=False)->Session:
-    "Read one session's time series (brain or ROI voxels) and design files, checking them against each other."
-    import nibabel as nib
-    lay, s = Layout(root), check_subject(subject)
-    runs = find_runs(root, s)
-    if session not in runs: raise NSDFormatError(f"{lay.timeseries(s, session, 1)}: missing; subject {s} has sessions {sorted(runs)}")
-    files, Ys, onsets, conds, lengths, idx, shape = runs[session], [], [], [], [], None, None
-    for r, f in enumerate(tqdm(files, desc=f'session {session}: reading runs', disable=not progress, leave=False), 1):
-        try:
-            img = nib.load(f); data = np.asarray(img.dataobj)
-        except Exception as e:
-            raise NSDFormatError(f"{f}: unreadable or truncated ({type(e).__name__}: {e}); expected a 4-D NIfTI time series") from None
-        if data.ndim != 4: raise NSDFormatError(f"{f}: shape {data.shape}; expected (x, y, z, volumes)")
-        if shape is None:
-            shape = data.shape[:3]
-            run_tr = float(img.header.get_zooms()[3]) if tr is None else tr
-            if not 0.1 < run_tr < 10: raise NSDFormatError(f"{f}: TR {run_tr} s in the header; expected 0.1-10 s (pass tr= to override)")
-            flat = data.reshape(-1, data.shape[3])
-            brain = np.flatnonzero(np.abs(flat).sum(1) > 0)
-            if not len(brain): raise NSDFormatError(f"{f}: every voxel is zero; expected a brain")
-            if roi is None: idx = brain
-            else:
-                m = load_roi(root, s, roi).ravel()
-                if m.shape[0] != flat.shape[0]: raise NSDFormatError(f"{lay.roi(s, roi)}: ROI volume does not match {f} {shape}")
-                inside, other = np.flatnonzero(m), np.setdiff1d(brain, np.flatnonzero(m))
-                rng = np.random.default_rng(0)
-                idx = np.union1d(inside, rng.choice(other, min(pool_max, len(other)), replace=False))
-        elif data.shape[:3] != shape:
-            raise NSDFormatError(f"{f}: volume {data.shape[:3]}; expected {shape} like {files[0].name}")
-        o, c, n = read_design_tsv(lay.design(s, session, r), data.shape[3])
-        Ys.append(data.reshape(-1, data.shape[3])[idx, :n].T.astype(np.float32))   # volumes after the design's end dropped
-        onsets.append(o); conds.append(c); lengths.append(n)
-    d = SessionDesign(run_tr, lengths, onsets, np.concatenate(conds), [lay.design(s, session, r) for r in range(1, len(files) + 1)])
-    check_design(d, f"{lay.design(s, session, 1).parent} session {session}", 1e9)   # the drift check comes with the fit
-    return Session(np.concatenate(Ys), d, idx, tuple(shape), files)
-
-# %% ../nbs/03_glm.ipynb #8d0dd083
-GLM_VERSION = 3   # 2: HRF chosen again after denoising; the GLM library; GLMsingle's drift rule. 3: library peaks 3-6 s
-BETA_SCALE = 300
-
-def _volume(values:np.ndarray, index:np.ndarray, shape:tuple, dtype)->np.ndarray:
-    "Scatter (..., V) values into (x, y, z, ...) volumes."
-    a = np.asarray(values)
-    vol = np.zeros((int(np.prod(shape)),) + a.shape[:-1], dtype)
-    vol[index] = np.moveaxis(a, -1, 0)
-    return vol.reshape(*shape, *a.shape[:-1])
-
-def write_session(out_root:str|Path, subject:int, session:int, ses:Session, res:GLMResult,
-                  types:str='ABCD', fmts:tuple=('nii.gz', 'hdf5'))->dict:
-    "Write one session's betas (int16 x 300) and maps for each type, atomically; return a summary."
-    lay, clipped = Layout(out_root), {}
-    for t in types:
-        kind = TYPES[t]
-        b = np.round(res.betas[t]*BETA_SCALE)                       # (trials, V)
-        clipped[t] = int((np.abs(b) > 32767).sum())
-        vol = _volume(np.clip(b, -32768, 32767).astype(np.int16), ses.voxel_index, ses.shape, np.int16)
-        if 'nii.gz' in fmts: write_nifti(lay.betas(subject, session, 'nii.gz', kind), vol)
-        if 'hdf5' in fmts: write_betas_hdf5(lay.betas(subject, session, 'hdf5', kind), vol)
-        d = lay.betas_dir(subject, kind)
-        write_nifti(d/f'R2_session{session:02d}.nii.gz', _volume(res.r2[t], ses.voxel_index, ses.shape, np.float32))
-        if t != 'A':
-            h = res.hrf_index_b if t == 'B' else res.hrf_index       # B's HRF was chosen before denoising
-            write_nifti(d/f'HRFindex_session{session:02d}.nii.gz', _volume(np.where(res.valid, h + 1, 0), ses.voxel_index, ses.shape, np.int16))
-        if t == 'D':
-            write_nifti(d/f'FRACvalue_session{session:02d}.nii.gz', _volume(res.frac, ses.voxel_index, ses.shape, np.float32))
-    if any(clipped.values()): warnings.warn(f"session {session}: betas beyond +-109% signal clipped to int16: {clipped}")
-    return dict(n_voxels=int(len(ses.voxel_index)), n_valid=int(res.valid.sum()), n_trials=int(ses.design.n_trials),
-                n_pcs=int(res.n_pcs), pool=int(res.pool.sum()), pc_curve=[None if np.isnan(x) else round(float(x), 4) for x in res.pc_curve],
-                median_frac=float(np.median(res.frac[res.valid])), seconds=res.seconds, clipped=clipped)
-
-# %% ../nbs/03_glm.ipynb #36466ff3
-def glm_stamp(root:str|Path, subject:int)->Path:
-    "The record of a subject's GLM under a betas root (`GLM.json` in the type-D folder); complete when it says so."
-    return Layout(root).glm_record(check_subject(subject), TYPES['D'])
-
-def glm_params(sessions, types, roi, n_pcs, drift_period, hrf_library=None)->dict:
-    return dict(version=GLM_VERSION, sessions=list(sessions), types=types, roi=roi, n_pcs=n_pcs, drift_period=drift_period,
-                hrf_library=None if hrf_library is None else str(Path(hrf_library).resolve()))
-
-def glm_inputs(data_root:str|Path, subject:int, sessions:list)->dict:
-    "The size of every time-series file the fit reads and the SHA-256 of every design file: a rebuilt dataset is a new input, a copied one is not."
-    runs, lay = find_runs(data_root, subject), Layout(data_root)
-    return file_fingerprint(data_root, [p for k in sessions for r, f in enumerate(runs.get(k, []), 1) for p in (f, lay.design(subject, k, r))])
-
-def check_out_root(data_root:str|Path, out_root:str|Path, subject:int, sessions:list, types:str,
-                   into_dataset:bool=False)->Path:
-    "`out_root` if the GLM may write there: outside the dataset (unless asked by name), never over betas it did not write."
-    d, o = Path(data_root).resolve(), Path(out_root).resolve()
-    if not into_dataset and (o == d or o.is_relative_to(d)):
-        raise GLMInputError(f"{o}: inside the dataset {d}; the GLM never writes into a dataset unless asked (--into-dataset): "
-                            f"choose another --out (default {derivatives_root(d)})")
-    lay = Layout(o)
-    rec = lay.glm_record(subject)
-    if not rec.exists():
-        other = [p for t in types for k in sessions for p in lay.betas_dir(subject, TYPES[t]).glob(f'betas_session{k:02d}.*')]
-        if other: raise GLMInputError(f"{other[0]}: betas that this GLM did not write (no {rec.name} beside them); "
-                                      "refusing to replace them: choose another --out")
-    else:
-        info = json.loads(rec.read_text())
-        if not record_of(info, d, o):
-            raise GLMInputError(f"{rec}: betas of another dataset ({info['data_root']}); refusing to replace them with betas of {d}: "
-                                "choose another --out")
-    return o
-
-def glm_subject(data_root:str|Path,        # dataset root with NSD's time series and design files (only read)
-                subject:int,               # NSD subject
-                sessions:list|None=None,   # sessions to fit; None: all with time series
-                out_root:str|Path|None=None, # the derivatives root NSD's betas folders go to; `derivatives_root(data_root)` by default
-                types:str='ABCD',          # which types to write
-                roi:str|None=None,         # fit only this ROI (plus a noise-pool sample); None: whole brain
-                n_pcs:int=N_PCS,           # most noise components per run to try
-                drift_period:float=DRIFT_PERIOD, # seconds of run per degree of the drift polynomial
-                hrf_library:str|Path|None=None, # a table of HRFs for `read_hrf_library` (e.g. GLMsingle's); `glm_library()` by default
-                device:str|None=None,      # 'cpu', 'cuda' or None (GPU when present)
-                into_dataset:bool=False,   # allow `out_root` inside `data_root` (still never over betas it did not write)
-                progress:bool=True)->Path: # the GLM.json record
-    "Fit the GLM to every session of a subject and write the betas in NSD's layout under a derivatives root."
-    s = check_subject(subject)
-    if not types or not set(types) <= set(TYPES): raise GLMInputError(f"types {types!r}: expected letters from 'ABCD'")
-    runs = find_runs(data_root, s)
-    sessions = sorted(runs) if sessions is None else list(sessions)
-    missing = [k for k in sessions if k not in runs]
-    if missing: raise NSDFormatError(f"{Layout(data_root).timeseries(s, missing[0], 1)}: missing; subject {s} has time-series sessions {sorted(runs)}")
-    try: lib = read_hrf_library(hrf_library) if hrf_library is not None else None   # a bad table fails before anything is touched
-    except ValueError as e: raise GLMInputError(str(e)) from None
-    out_root = check_out_root(data_root, out_root or derivatives_root(data_root), s, sessions, types, into_dataset)
-    rec = dict(glm_params(sessions, types, roi, n_pcs, drift_period, hrf_library), subject=s, data_root=str(Path(data_root).resolve()),
-               inputs=glm_inputs(data_root, s, sessions), complete=False)
-    stamp = write_json(rec, glm_stamp(out_root, s))     # incomplete until the end, and marks the folder as ours
-    summary, t0 = {}, time.time()
-    for k in tqdm(sessions, desc=f'subject {s}: GLM sessions', disable=not progress):
-        ses = load_session(data_root, s, k, roi)
-        res = fit_glm(ses.Y, ses.design, lib=lib, n_pcs=n_pcs, drift_period=drift_period, device=device, progress=False,
-                      where=f"subject {s} session {k}")
-        summary[k] = write_session(out_root, s, k, ses, res, types)
-    peaks = [round(float(x), 3) for x in peak_times(glm_library() if lib is None else lib)]   # what HRFindex i means
-    return write_json(dict(rec, complete=True, seconds=round(time.time() - t0, 1), hrf_peaks=peaks, per_session=summary), stamp)
-
-def glm_done(root:str|Path,                 # the betas (derivatives) root
-             subject:int, sessions:list|None=None, types:str='ABCD', roi:str|None=None,
-             n_pcs:int=N_PCS, drift_period:float=DRIFT_PERIOD, hrf_library:str|Path|None=None,
-             data_root:str|Path|None=None,  # the dataset fitted; None: `root` (betas beside their dataset)
-            )->bool:
-    "Whether a subject's GLM outputs are complete, with these parameters, for the dataset's files as they are now."
-    p, data_root = glm_stamp(root, subject), Path(data_root or root)
-    if not p.exists(): return False
-    got = json.loads(p.read_text())
-    sessions = sessions if sessions is not None else sorted(find_runs(data_root, subject))
-    want = glm_params(sessions, types, roi, n_pcs, drift_period, hrf_library)
-    return (got.get('complete', True) and all(got.get(k) == v for k, v in want.items())
-            and got.get('inputs', {}) == glm_inputs(data_root, subject, sessions))       # the same files, wherever the dataset is now
-
-# %% ../nbs/03_glm.ipynb #d2cd6679
-def glm_accuracy(root:str|Path,     # simulated dataset (with its ground truth)
-                 subject:int,       # subject
-                 types:str='ABCD',  # which types
-                 roi:str='nsdgeneral',
-                 betas_root:str|Path|None=None, # where the GLM wrote its betas; None: `root`
-                )->pd.DataFrame:    # one row per type
-    """Recovery of the simulator's true single-trial betas and HRFs by each GLM type, read from the files. HRFs are
-    compared by time to peak (the GLM's library need not be the simulator's): r across voxels and median error."""
-    import nibabel as nib
-    from neuro_decode.nsd import find_sessions, session_betas, session_number
-    lay, s = Layout(root), check_subject(subject)
-    if not lay.truth(s).exists(): raise ConfigError(f"{lay.truth(s)}: missing; accuracy needs a simulated dataset with ground truth")
-    mask = load_roi(root, s, roi)
-    with h5py.File(lay.truth(s)) as f:
-        bidx, tb, th = f['brain_index'][()], f['trial_betas'][()], f['hrf_index'][()]
-        tses = f['trial_session'][()]
-    col = np.searchsorted(bidx, np.flatnonzero(mask.ravel()))
-    broot = Path(betas_root or root)
-    stamp = json.loads(glm_stamp(broot, s).read_text()) if glm_stamp(broot, s).exists() else {}
-    est_peaks = np.asarray(stamp.get('hrf_peaks') or peak_times(glm_library()))
-    true_peaks = peak_times(hrf_library())[th[col]]
-    rows = []
-    for t in types:
-        files = find_sessions(broot, s, 'hdf5', kind=TYPES[t])
-        est = np.concatenate([session_betas(f, mask) for f in files])
-        true = tb[np.isin(tses, [session_number(f) for f in files])][:, col]
-        r = beta_recovery(est, true)
-        row = dict(type=t, folder=TYPES[t], median_r=float(np.median(r)), trials=len(est), voxels=len(col))
-        if t != 'A':
-            hi = np.stack([np.asarray(nib.load(f.parent/f.name.replace('betas_', 'HRFindex_').replace('.hdf5', '.nii.gz')).dataobj).ravel()[mask.ravel()] - 1
-                           for f in files])
-            chosen, true = est_peaks[hi].ravel(), np.broadcast_to(true_peaks, hi.shape).ravel()
-            row.update(hrf_peak_r=float(np.corrcoef(chosen, true)[0, 1]), hrf_peak_err=float(np.median(np.abs(chosen - true))))
-        else: row.update(hrf_peak_r=np.nan, hrf_peak_err=np.nan)
-        rows.append(row)
-    return pd.DataFrame(rows).set_index('type')

@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from PIL import Image
 from tqdm import tqdm
+from .config import ConfigError, get_device, write_csv, atomic_path, file_lock
+from .layout import RunLayout, image_file
+from .stats import pearson, unit_rows, corr_matrix, two_way, two_way_identification, bootstrap_ci
 
 # %% auto #0
 __all__ = ['GREY', 'IMAGENET_MEAN', 'IMAGENET_STD', 'CLIP_MEAN', 'CLIP_STD', 'TV', 'NET_METRICS', 'STAND_INS', 'NO_VERDICT',
@@ -17,11 +20,7 @@ __all__ = ['GREY', 'IMAGENET_MEAN', 'IMAGENET_STD', 'CLIP_MEAN', 'CLIP_STD', 'TV
            'read_png', 'resize', 'pixcorr', 'ssim', 'ssim_columns', 'ssim_bd', 'NetMetric', 'metric_weights',
            'build_net', 'load_net', 'net_inputs', 'FeatureNet', 'load_metric_nets', 'correlation_distance', 'Score',
            'paired_test', 'GroundTruth', 'score_images', 'degrade', 'read_shared20', 'folder_info', 'evaluate_folders',
-           'compare', 'write_metrics', 'read_metrics']
-
-# %% ../nbs/10_metrics.ipynb #ab9959a8
-from .config import ConfigError, get_device, write_csv, atomic_path, file_lock
-from .stats import pearson, unit_rows, corr_matrix, two_way, two_way_identification, bootstrap_ci
+           'compare', 'read_metrics']
 
 # %% ../nbs/10_metrics.ipynb #42618d73
 class MetricsError(ValueError):
@@ -97,6 +96,7 @@ def ssim_columns(a:np.ndarray, b:np.ndarray, sigma:float=1.5, truncate:float=3.5
     S = (2*ux*uy + c1)*(2*vxy + c2)/((ux**2 + uy**2 + c1)*(vx + vy + c2))
     return float(S[r:-r].mean())
 
+# %% ../nbs/10_metrics.ipynb #acd55dd5
 def ssim_bd(recon:np.ndarray, gt:np.ndarray)->np.ndarray: # (n,)
     "SSIM as brain-diffuser's code computed it (scikit-image 0.17, multichannel=True on grey images): column-wise."
     recon, gt = check_pairs(recon, gt)
@@ -145,6 +145,7 @@ STAND_INS = {
 }
 NO_VERDICT = tuple(n for n, m in {**NET_METRICS, **STAND_INS}.items() if not m.verdict)
 
+# %% ../nbs/10_metrics.ipynb #0994e49f
 def metric_weights(weights_dir:str|Path|None)->pd.DataFrame:
     "Which network metrics can be computed: one row each with the file expected, where it comes from, and whether it is there."
     rows = []
@@ -175,9 +176,9 @@ def load_net(m:NetMetric, path:str|Path, device:str|None=None)->torch.nn.Module:
     path = Path(path)
     if not path.exists(): raise WeightsError(f"{path}: missing; expected the {m.label} weights ({m.origin})")
     if m.arch in CLIP_ARCHS:                              # the file's contents say which CLIP it is (chapter 06)
-        from neuro_decode.clip import load_eval_clip
+        from neuro_decode.features import load_eval_clip
         return load_eval_clip(path, device, quick_gelu=CLIP_ARCHS[m.arch], expect='ViT-L-14').model
-    from neuro_decode.clip import read_state_dict
+    from neuro_decode.features import read_state_dict
     net, sd = build_net(m), read_state_dict(path)
     strict = m.arch != 'swav_resnet50'                   # SwAV's checkpoint has a projection head and no classifier
     try: res = net.load_state_dict(sd, strict=strict)
@@ -224,6 +225,7 @@ class FeatureNet:
         if not np.isfinite(f).all(): raise MetricsError(f"{m.label}: features with NaN or infinite values; expected finite features")
         return f
 
+# %% ../nbs/10_metrics.ipynb #124d3632
 def load_metric_nets(weights_dir:str|Path|None=None, # real weights folder (<weights>/metrics/...); None: none of the eight
                      device:str|None=None,
                      stand_ins:bool|None=None,        # add the bundled stand-ins; None: only without a weights folder
@@ -238,7 +240,7 @@ def load_metric_nets(weights_dir:str|Path|None=None, # real weights folder (<wei
         nets[name] = FeatureNet(m, load_net(m, p, device), str(p))
     if stand_ins if stand_ins is not None else weights_dir is None:
         from neuro_decode.config import bundled_path
-        from neuro_decode.clip import load_eval_clip
+        from neuro_decode.features import load_eval_clip
         from neuro_decode.vdvae import load_vdvae
         ec = load_eval_clip(bundled_path(STAND_INS['clip_small'].file), device)
         nets['clip_small'] = FeatureNet(STAND_INS['clip_small'], ec.model, 'bundled eval_clip_small')
@@ -275,6 +277,7 @@ class Score:
         "A percentile bootstrap interval of the metric over images (chapter 00a's `bootstrap_ci`)."
         return bootstrap_ci(self.value, len(self.values), n_boot, seed, level)
 
+# %% ../nbs/10_metrics.ipynb #67c770cf
 def paired_test(a:Score, b:Score,             # the same metric for two models or stages, on the same images
                 n_perm:int=5000, n_boot:int=1000, seed:int=0)->dict:
     "Mean difference a - b, its bootstrap interval, and a two-sided sign-flip permutation p-value over images."
@@ -353,8 +356,9 @@ def folder_info(folder:str|Path)->dict:
 
 def _image_suffix(folder:Path, first:int)->str:
     "Stage-1 folders hold 64 px and 512 px copies: score the 512 px ones, as brain-diffuser scores what it saved."
-    return '_512' if (folder/f'{first:05d}_512.png').exists() else ''
+    return '_512' if image_file(folder, first, '_512').exists() else ''
 
+# %% ../nbs/10_metrics.ipynb #6b19d20f
 def evaluate_folders(run_dir:str|Path, subject:int,
                      folders:list|None=None,      # image folders; every folder of the subject by default
                      weights_dir:str|Path|None=None, device:str|None=None,
@@ -362,12 +366,10 @@ def evaluate_folders(run_dir:str|Path, subject:int,
                      stand_ins:bool|None=None,    # bundled stand-in networks; None: only without real weights
                     )->tuple: # (rows DataFrame, {(model, layers, stage, noise): {metric: Score}})
     "Score image folders against the stimuli; one row per folder and metric, with bootstrap intervals."
-    from neuro_decode.nsd import read_stimuli, Layout, load_prep
     rd, s = Path(run_dir), int(subject)
-    sd = rd/f'sub-{s:02d}'
-    folders = [Path(f) for f in folders] if folders is not None else sorted(p for p in (sd/'images').glob('*') if (p/'index.json').exists())
-    if not folders: raise ConfigError(f"{sd/'images'}: no image folders; expected stage-1 or stage-2 reconstructions")
-    prep = load_prep(sd/'prep.h5')
+    sl = RunLayout(rd).subject(s)
+    folders = [Path(f) for f in folders] if folders is not None else sl.image_folders()
+    if not folders: raise ConfigError(f"{sl.images_dir}: no image folders; expected stage-1 or stage-2 reconstructions")
     nets, missing = load_metric_nets(weights_dir, device, stand_ins)
     gts, rows, scores = {}, [], {}
     for f in tqdm(folders, desc=f'subject {s}: scoring folders', disable=not progress):
@@ -375,8 +377,8 @@ def evaluate_folders(run_dir:str|Path, subject:int,
             info = folder_info(f)
             ids = tuple(info['ids'])
             suf = _image_suffix(f, ids[0])
-            recon = np.stack([read_png(f/f'{i:05d}{suf}.png') for i in ids])
-        if ids not in gts: gts[ids] = GroundTruth(read_stimuli(Layout(prep.attrs['data_root']).stimuli, np.array(ids)), nets)
+            recon = np.stack([read_png(image_file(f, i, suf)) for i in ids])
+        if ids not in gts: gts[ids] = GroundTruth(sl.stimuli(np.array(ids)), nets)
         sc = score_images(recon, gts[ids])
         key = (info['model'], info['layers'], info['stage'], info['noise'])
         scores[key] = sc
@@ -391,6 +393,7 @@ def evaluate_folders(run_dir:str|Path, subject:int,
                              higher_better=NET_METRICS[name].score == 'ident', published=True, note=why))
     return pd.DataFrame(rows)[METRIC_COLS], scores
 
+# %% ../nbs/10_metrics.ipynb #04cdc62a
 def compare(scores:dict, n_perm:int=5000, n_boot:int=1000, seed:int=0)->pd.DataFrame:
     "Paired tests on the same images: GRU against ridge (same layers, stage, noise), and stage 2 against stage 1 (same model)."
     rows = []
@@ -406,10 +409,6 @@ def compare(scores:dict, n_perm:int=5000, n_boot:int=1000, seed:int=0)->pd.DataF
         if model == 'gru' and ('ridge', layers, stage, noise) in scores: add(k, ('ridge', layers, stage, noise), f'GRU - ridge (L{layers}, stage {stage}, noise {noise:g})')
         if stage == 2 and noise == 0 and (model, layers, 1, 0.0) in scores: add(k, (model, layers, 1, 0.0), f'stage 2 - stage 1 ({model}, L{layers})')
     return pd.DataFrame(rows)
-
-def write_metrics(df:pd.DataFrame, run_dir:str|Path, subject:int, name:str='metrics.csv')->Path:
-    "Write a subject's metrics table atomically to RUN_DIR/sub-0N/<name>."
-    return write_csv(df, Path(run_dir)/f'sub-{int(subject):02d}'/name, index=False)
 
 def read_metrics(path:str|Path, run_dir:str|Path|None=None)->pd.DataFrame:
     "A metrics table; a `MetricsError` naming the file if it is not one, or belongs to another run than `run_dir`."

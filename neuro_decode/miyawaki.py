@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['MIYAWAKI_FILE', 'load_miyawaki', 'figure_labels', 'leave_one_figure_out']
+__all__ = ['MIYAWAKI_FILE', 'MIYAWAKI_SIZE', 'load_miyawaki', 'figure_labels', 'leave_one_figure_out', 'render_patterns',
+           'prepare_miyawaki']
 
 # %% ../nbs/92_miyawaki.ipynb #1b61f047
 from .config import ConfigError, project_root
@@ -47,3 +48,34 @@ def leave_one_figure_out(X:np.ndarray,     # (trials, voxels)
     for f in tqdm(range(len(figs)), desc='held-out figures', disable=not progress):
         out[f] = fit_predict(X[lab != f], Y[lab != f], X[lab == f]).mean(0)
     return out, figs
+
+# %% ../nbs/92_miyawaki.ipynb #9ac96da4
+MIYAWAKI_SIZE = 100      # pixels of a rendered pattern: 10x10 patches of 10 px
+
+def render_patterns(Y:np.ndarray, # (n, 100) binary 10x10 patterns
+                   )->np.ndarray: # (n, 100, 100, 3) uint8
+    "Miyawaki's patterns as RGB images: patches on light (230), off dark (25)."
+    im = np.where(Y.reshape(-1, 10, 10) > 0.5, 230, 25).astype(np.uint8)
+    im = im.repeat(MIYAWAKI_SIZE//10, 1).repeat(MIYAWAKI_SIZE//10, 2)
+    return np.repeat(im[..., None], 3, -1)
+
+# %% ../nbs/92_miyawaki.ipynb #2d80a835
+def prepare_miyawaki(run_dir:str|Path,            # run folder: writes subject 1's prep.h5 and the stimulus file, both inside it
+                     path:str|Path|None=None,     # the .mat file; `../shared/data`'s copy by default
+                    )->Path:                      # the prep.h5
+    "A run folder's subject 1 from Miyawaki 2008 S1: trials of the test split's figures as test images, the others' as training."
+    from neuro_decode.layout import RunLayout
+    from neuro_decode.nsd import write_prep, write_stimuli
+    from neuro_decode.stats import moments
+    d = load_miyawaki(path)
+    X, Y = np.concatenate([d['X_train'], d['X_test']]), np.concatenate([d['Y_train'], d['Y_test']])
+    lab, _ = figure_labels(Y)
+    test = np.isin(lab, lab[len(d['X_train']):])             # every trial of a figure of the test split
+    run = RunLayout(run_dir)
+    stim = write_stimuli(run.stimulus_file('miyawaki_s1'), render_patterns(Y), len(Y), size=MIYAWAKI_SIZE)
+    mu, sd = moments(X[~test], ddof=1)
+    src = Path(path) if path else (shared_data_dir() or Path('/nonexistent'))/MIYAWAKI_FILE
+    attrs = dict(subject=1, reader='miyawaki', data_root=str(src.parent.resolve()), stimuli=str(stim.relative_to(run.root)), sessions=[1],
+                 roi='V1', n_trials=len(X), n_dropped_voxels=0, zscore_ddof=1, captions=False)
+    return write_prep(run.subject(1).prep, (X - mu)/sd, np.arange(len(X)), np.ones(len(X), np.int64), test,
+                      np.full((len(X), 5), '', dtype=object), mu, sd.astype(np.float32), np.arange(X.shape[1]), attrs)

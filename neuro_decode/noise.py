@@ -6,14 +6,13 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
+from .config import ConfigError
+from .stage2 import run_stage2, add_image_noise, image_seeds
+from .layout import RunLayout
+from .metrics import LOW, NO_VERDICT
 
 # %% auto #0
 __all__ = ['AMPLITUDES', 'noise_sweep', 'noise_table', 'noise_effect', 'noise_sentence']
-
-# %% ../nbs/11_noise.ipynb #21f613a4
-from .config import ConfigError
-from .stage2 import run_stage2, stage2_folder, add_image_noise, image_seeds
-from .metrics import LOW, NO_VERDICT
 
 # %% ../nbs/11_noise.ipynb #143da09c
 AMPLITUDES = (0, 8, 16, 32, 64, 256)
@@ -54,7 +53,7 @@ def noise_effect(metrics:pd.DataFrame, model:str='gru', k:int=15)->pd.DataFrame:
                          monotone=bool(np.all(steps <= 0) or np.all(steps >= 0))))
     return pd.DataFrame(rows)
 
-
+# %% ../nbs/11_noise.ipynb #ae281508
 def noise_sentence(effect:pd.DataFrame)->str:
     "One honest sentence on the noise analysis: do low-level metrics fall while high-level ones hold, as the paper found?"
     shown = effect[effect.metric.isin(NO_VERDICT)]                # stand-ins that share a model with what they score

@@ -4,23 +4,28 @@
 
 # %% ../nbs/04_nsd.ipynb #ffe6a399
 from __future__ import annotations
-import json, re, warnings, zlib, datetime
+import json, re, time, warnings, zlib, datetime
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, h5py
 from scipy.io import loadmat
 from tqdm import tqdm
-from .config import check_subject, atomic_path, ConfigError, write_json, sha256
+from .config import check_subject, atomic_path, ConfigError, write_json, sha256, derivatives_root
 from .stats import moments
+from .layout import RunLayout
+from .hrf import read_hrf_library, glm_library, peak_times, DRIFT_PERIOD
+from .glm import GLMInputError, SessionDesign, GLMResult, check_design, fit_glm, TYPES, N_PCS
 
 # %% auto #0
 __all__ = ['STIM_SIZE', 'STIM_S', 'VOXEL_MM', 'NSD_IMAGES', 'NSD_SUBJECT_IMAGES', 'NSD_SHARED', 'NSD_TRIALS', 'NSD_SESSIONS',
            'NSD_RUNS', 'NSD_RUN_SLOTS', 'NSD_RUN_TRIALS', 'NSD_VOLUME', 'NSD_ROI_VOXELS', 'SLAB_BYTES', 'NO_CAPTIONS',
-           'NSDFormatError', 'subj_dir', 'Layout', 'write_nifti', 'write_betas_hdf5', 'write_stimuli', 'write_captions',
-           'ExpDesign', 'load_expdesign', 'trial_image_ids', 'session_trials', 'session_offsets', 'load_roi',
-           'find_sessions', 'session_number', 'parse_sessions', 'format_sessions', 'session_betas', 'stimulus_count',
-           'read_stimuli', 'caption_files', 'load_captions', 'Prep', 'place_sessions', 'file_fingerprint', 'same_files',
-           'record_of', 'prepare_subject', 'prep_info', 'load_prep']
+           'MAX_TRAILING_VOLS', 'GLM_VERSION', 'BETA_SCALE', 'NSDFormatError', 'subj_dir', 'Layout', 'write_nifti',
+           'write_betas_hdf5', 'write_stimuli', 'write_captions', 'ExpDesign', 'load_expdesign', 'trial_image_ids',
+           'session_trials', 'session_offsets', 'load_roi', 'find_sessions', 'session_number', 'parse_sessions',
+           'format_sessions', 'session_betas', 'stimulus_count', 'read_stimuli', 'caption_files', 'load_captions',
+           'Prep', 'place_sessions', 'file_fingerprint', 'same_files', 'record_of', 'write_prep', 'prepare_subject',
+           'prep_info', 'load_prep', 'read_design_tsv', 'Session', 'find_runs', 'load_session', 'write_session',
+           'glm_stamp', 'glm_params', 'glm_inputs', 'check_out_root', 'glm_subject', 'glm_done']
 
 # %% ../nbs/04_nsd.ipynb #8cb440a7
 class NSDFormatError(ValueError):
@@ -67,6 +72,7 @@ NSD_SESSIONS, NSD_RUNS, NSD_RUN_SLOTS, NSD_RUN_TRIALS = 40, 12, 75, (63, 62)   #
 NSD_VOLUME = {1: (81, 104, 83), 2: (82, 106, 84), 5: (79, 97, 78), 7: (78, 95, 81)}   # func1pt8mm (x, y, z)
 NSD_ROI_VOXELS = {1: 15_724, 2: 14_278, 5: 13_039, 7: 12_682}                        # nsdgeneral > 0
 
+# %% ../nbs/04_nsd.ipynb #7ca7092b
 def write_nifti(path:Path, data:np.ndarray, tr:float|None=None)->Path:
     "Write a NIfTI-1 file (1.8 mm voxels; TR in the 4th zoom when given), atomically."
     import nibabel as nib
@@ -108,6 +114,7 @@ def write_stimuli(path:str|Path,   # destination `nsd_stimuli.hdf5`
             if k != len(rows): raise ValueError(f"{path}: got {k} images, expected {len(rows)}")
     return Path(path)
 
+# %% ../nbs/04_nsd.ipynb #d1306a49
 def write_captions(folder:Path, coco_ids:np.ndarray, captions:list, split:list)->None:
     "COCO caption annotation files (`captions_<split>.json`) for the given images."
     for sp in sorted(set(split)):
@@ -219,6 +226,7 @@ def find_sessions(root:str|Path, subject:int,
         return _need(lay.betas(s, k, fmts[-1], kind), f"betas of session {k} (int16 beta x 300, {' or '.join(fmts)})")
     return [one(k) for k in sessions]
 
+# %% ../nbs/04_nsd.ipynb #96b0d071
 def session_number(path:str|Path)->int:
     "The session of a betas file, from its name (`betas_sessionNN.*`)."
     m = re.search(r'session(\d+)', Path(path).name)
@@ -274,6 +282,7 @@ def _hdf5_betas(d, mask:np.ndarray, idx:np.ndarray)->np.ndarray:
         out[:, np.searchsorted(idx, np.ravel_multi_index((xs + x0, ys + y0, zs + z0), mask.shape))] = block[:, zs, ys, xs]
     return out
 
+# %% ../nbs/04_nsd.ipynb #080290f7
 def session_betas(path:Path,        # one betas_sessionNN file (.nii.gz or .hdf5)
                   mask:np.ndarray,  # (x, y, z) ROI mask
                  )->np.ndarray:     # (trials, voxels) float32 betas in % signal change
@@ -335,6 +344,7 @@ def _stim_table(root)->pd.DataFrame:
 
 NO_CAPTIONS = "or prepare without captions (--no-captions): stage 2 is then guided by image embeddings only"
 
+# %% ../nbs/04_nsd.ipynb #1ce48b8b
 def caption_files(root:str|Path, # dataset root
                   ids,           # 0-based NSD ids of the images that need captions
                   info:pd.DataFrame|None=None, # `nsd_stim_info_merged.csv` when already read
@@ -414,6 +424,7 @@ def file_fingerprint(root:str|Path, paths:list)->dict:
     root = Path(root)
     return {str(Path(p).relative_to(root)): (Path(p).stat().st_size if str(p).endswith('.nii.gz') else sha256(p)) for p in paths if Path(p).exists()}
 
+# %% ../nbs/04_nsd.ipynb #f9a6d6f0
 def same_files(root:str|Path, recorded:dict)->bool:
     "Whether the files a record lists are, under `root`, the ones it saw (a dataset moved or copied still is; a rebuilt one is not)."
     return bool(recorded) and file_fingerprint(root, [Path(root)/k for k in recorded]) == recorded
@@ -448,8 +459,17 @@ def _zscore_split(avg, img, sharedix, where)->tuple:
     sd = sd.astype(np.float32)
     return (avg - mu)/sd, test, mu, sd
 
-def _write_prep(out:Path, z, img, reps, test, caps, mu, sd, vidx, attrs:dict)->Path:
-    "Write prep.h5 atomically."
+# %% ../nbs/04_nsd.ipynb #6b535649
+def write_prep(out:Path,            # the subject's prep.h5 (`RunLayout(run_dir).subject(s).prep`)
+               z:np.ndarray,        # (images, voxels) z-scored betas, one row per image
+               img:np.ndarray,      # (images,) their ids in the stimulus file
+               reps:np.ndarray,     # (images,) trials averaged into each row
+               test:np.ndarray,     # (images,) bool: a test image
+               caps:np.ndarray,     # (images, 5) captions, '' where none
+               mu, sd, vidx,        # the training mean and std of every voxel; voxel indices in the ROI's volume
+               attrs:dict,          # subject, data_root, stimuli (the file holding the images by id), captions, ...
+              )->Path:
+    "Write a subject's prep.h5 atomically: the one file a dataset's reader writes for the rest of the pipeline."
     with atomic_path(out) as tmp, h5py.File(tmp, 'w') as h:
         for name, sel in (('train', ~test), ('test', test)):
             g = h.create_group(name)
@@ -460,6 +480,7 @@ def _write_prep(out:Path, z, img, reps, test, caps, mu, sd, vidx, attrs:dict)->P
         h.attrs.update(**attrs, created=datetime.datetime.now().isoformat(timespec='seconds'))
     return out
 
+# %% ../nbs/04_nsd.ipynb #04176145
 def prepare_subject(data_root:str|Path,   # dataset root (real or simulated NSD): design, ROI, stimuli, captions
                     subject:int,          # NSD subject
                     out_dir:str|Path,     # run folder; writes out_dir/sub-0N/prep.h5
@@ -494,10 +515,11 @@ def prepare_subject(data_root:str|Path,   # dataset root (real or simulated NSD)
     attrs = dict(subject=s, data_root=str(Path(data_root).resolve()), betas_root=str(broot.resolve()),
                  sessions=[session_number(f) for f in files], betas_format=sorted({f.name.split('.', 1)[1] for f in files}),
                  roi=roi, roi_shape=mask.shape, n_trials=int(sum(map(len, shown))), n_dropped_voxels=int(bad.sum()),
-                 scale=300, zscore_ddof=1, captions=bool(captions))
-    return _write_prep(Path(out_dir)/f'sub-{s:02d}'/'prep.h5', z, img, reps, test, caps, mu, sd,
+                 scale=300, zscore_ddof=1, captions=bool(captions), reader='nsd', stimuli=str(lay.stimuli.resolve()))
+    return write_prep(RunLayout(out_dir).subject(s).prep, z, img, reps, test, caps, mu, sd,
                        np.flatnonzero(mask.ravel())[~bad], attrs)
 
+# %% ../nbs/04_nsd.ipynb #fa7226b6
 def _peek_trials(path:Path)->int:
     "Number of trials in a betas file without reading its data."
     try:
@@ -528,6 +550,7 @@ def prep_info(path:str|Path # a prep.h5 written by `prepare_subject`
     except (OSError, KeyError) as e:
         raise NSDFormatError(f"{path}: unreadable or incomplete ({e}); expected a prep.h5 from neuro-decode prepare") from None
 
+# %% ../nbs/04_nsd.ipynb #78d25492
 def load_prep(path:str|Path # a prep.h5 written by `prepare_subject`
              )->Prep:
     "Load a prepared subject."
@@ -542,3 +565,216 @@ def load_prep(path:str|Path # a prep.h5 written by `prepare_subject`
                         _attrs(h))
     except (OSError, KeyError) as e:
         raise NSDFormatError(f"{path}: unreadable or incomplete ({e}); expected a prep.h5 from neuro-decode prepare") from None
+
+# %% ../nbs/04_nsd.ipynb #35df20eb
+MAX_TRAILING_VOLS = 10   # time-series volumes after a design file's last line that are dropped (NSD: "trailing volumes ... dropped")
+
+def read_design_tsv(path:str|Path,      # an NSD design file: one integer per volume
+                    n_vols:int|None=None, # volumes of the run's time series, to check against (it may have more)
+                   )->tuple:            # (onsets (k,) in volumes, conditions (k,), lines)
+    "Read one run's design file: the volume at which each trial starts, its condition (NSD: the 73k id) and the file's length."
+    path = Path(path)
+    if not path.exists(): raise NSDFormatError(f"{path}: missing; expected the run's design file (one integer per volume)")
+    vals = []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        s = line.strip()
+        if not s: continue
+        try: v = float(s.split()[0])
+        except ValueError: v = np.nan
+        if not np.isfinite(v) or v < 0 or v != int(v):
+            raise NSDFormatError(f"{path}: line {i} reads {s[:30]!r}; expected one non-negative integer per volume "
+                                 "(0: no trial starts; else the image's 1-based index)")
+        vals.append(int(v))
+    d = np.array(vals, int)
+    if n_vols is not None and not n_vols - MAX_TRAILING_VOLS <= len(d) <= n_vols:   # NSD's time series may run a few volumes longer
+        raise NSDFormatError(f"{path}: {len(d)} lines but its time series has {n_vols} volumes; expected one line per volume "
+                             f"(the series may run up to {MAX_TRAILING_VOLS} volumes longer: they are dropped, as NSD's export notes)")
+    on = np.flatnonzero(d > 0)
+    return on.astype(float), d[on], len(d)
+
+# %% ../nbs/04_nsd.ipynb #f64717db
+@dataclass
+class Session:
+    "One session's time series and design, ready for `fit_glm`."
+    Y:np.ndarray              # (T, V) float32, runs concatenated
+    design:SessionDesign
+    voxel_index:np.ndarray    # (V,) flat C-order indices into the volume
+    shape:tuple               # volume (x, y, z)
+    files:list                # the time-series files
+    def __repr__(self): return f"Session({self.Y.shape[1]} voxels of a {self.shape} volume, {self.design!r})"
+
+def find_runs(root:str|Path, subject:int)->dict:
+    "The time-series files of a subject: {session: [run files in order]}; an error for an unknown subject."
+    lay, s = Layout(root), check_subject(subject)
+    d = lay.timeseries(s, 1, 1).parent
+    if not d.exists(): raise ConfigError(f"unknown subject {s}: no time series in {root} (expected {d})")
+    out = {}
+    for f in sorted(d.glob('timeseries_session*_run*.nii.gz')):
+        ses, run = (int(x) for x in f.name[len('timeseries_session'):-len('.nii.gz')].split('_run'))
+        out.setdefault(ses, {})[run] = f
+    if not out: raise NSDFormatError(f"{d}: no timeseries_sessionNN_runNN.nii.gz files; expected one per run")
+    for ses, runs in out.items():
+        missing = sorted(set(range(1, max(runs) + 1)) - set(runs))
+        if missing: raise NSDFormatError(f"{d}: session {ses} lacks run(s) {missing}; expected runs 1..{max(runs)}")
+    return {ses: [runs[r] for r in sorted(runs)] for ses, runs in sorted(out.items())}
+
+# %% ../nbs/04_nsd.ipynb #99984d05
+def load_session(root:str|Path,          # dataset root (real or simulated NSD)
+                 subject:int,            # NSD subject
+                 session:int,            # session number
+                 roi:str|None=None,      # fit only this ROI (plus a pool sample); None: the whole brain
+                 pool_max:int=20000,     # with `roi`: how many other brain voxels to keep for the noise pool
+                 tr:float|None=None,     # seconds per volume; from the NIfTI header by default
+                 progress:bool=False)->Session:
+    "Read one session's time series (brain or ROI voxels) and design files, checking them against each other."
+    import nibabel as nib
+    lay, s = Layout(root), check_subject(subject)
+    runs = find_runs(root, s)
+    if session not in runs: raise NSDFormatError(f"{lay.timeseries(s, session, 1)}: missing; subject {s} has sessions {sorted(runs)}")
+    files, Ys, onsets, conds, lengths, idx, shape = runs[session], [], [], [], [], None, None
+    for r, f in enumerate(tqdm(files, desc=f'session {session}: reading runs', disable=not progress, leave=False), 1):
+        try:
+            img = nib.load(f); data = np.asarray(img.dataobj)
+        except Exception as e:
+            raise NSDFormatError(f"{f}: unreadable or truncated ({type(e).__name__}: {e}); expected a 4-D NIfTI time series") from None
+        if data.ndim != 4: raise NSDFormatError(f"{f}: shape {data.shape}; expected (x, y, z, volumes)")
+        if shape is None:
+            shape = data.shape[:3]
+            run_tr = float(img.header.get_zooms()[3]) if tr is None else tr
+            if not 0.1 < run_tr < 10: raise NSDFormatError(f"{f}: TR {run_tr} s in the header; expected 0.1-10 s (pass tr= to override)")
+            flat = data.reshape(-1, data.shape[3])
+            brain = np.flatnonzero(np.abs(flat).sum(1) > 0)
+            if not len(brain): raise NSDFormatError(f"{f}: every voxel is zero; expected a brain")
+            if roi is None: idx = brain
+            else:
+                m = load_roi(root, s, roi).ravel()
+                if m.shape[0] != flat.shape[0]: raise NSDFormatError(f"{lay.roi(s, roi)}: ROI volume does not match {f} {shape}")
+                inside, other = np.flatnonzero(m), np.setdiff1d(brain, np.flatnonzero(m))
+                rng = np.random.default_rng(0)
+                idx = np.union1d(inside, rng.choice(other, min(pool_max, len(other)), replace=False))
+        elif data.shape[:3] != shape:
+            raise NSDFormatError(f"{f}: volume {data.shape[:3]}; expected {shape} like {files[0].name}")
+        o, c, n = read_design_tsv(lay.design(s, session, r), data.shape[3])
+        Ys.append(data.reshape(-1, data.shape[3])[idx, :n].T.astype(np.float32))   # volumes after the design's end dropped
+        onsets.append(o); conds.append(c); lengths.append(n)
+    d = SessionDesign(run_tr, lengths, onsets, np.concatenate(conds), [lay.design(s, session, r) for r in range(1, len(files) + 1)])
+    check_design(d, f"{lay.design(s, session, 1).parent} session {session}", 1e9)   # the drift check comes with the fit
+    return Session(np.concatenate(Ys), d, idx, tuple(shape), files)
+
+# %% ../nbs/04_nsd.ipynb #8d0dd083
+GLM_VERSION = 3   # 2: HRF chosen again after denoising; the GLM library; GLMsingle's drift rule. 3: library peaks 3-6 s
+BETA_SCALE = 300
+
+def _volume(values:np.ndarray, index:np.ndarray, shape:tuple, dtype)->np.ndarray:
+    "Scatter (..., V) values into (x, y, z, ...) volumes."
+    a = np.asarray(values)
+    vol = np.zeros((int(np.prod(shape)),) + a.shape[:-1], dtype)
+    vol[index] = np.moveaxis(a, -1, 0)
+    return vol.reshape(*shape, *a.shape[:-1])
+
+def write_session(out_root:str|Path, subject:int, session:int, ses:Session, res:GLMResult,
+                  types:str='ABCD', fmts:tuple=('nii.gz', 'hdf5'))->dict:
+    "Write one session's betas (int16 x 300) and maps for each type, atomically; return a summary."
+    lay, clipped = Layout(out_root), {}
+    for t in types:
+        kind = TYPES[t]
+        b = np.round(res.betas[t]*BETA_SCALE)                       # (trials, V)
+        clipped[t] = int((np.abs(b) > 32767).sum())
+        vol = _volume(np.clip(b, -32768, 32767).astype(np.int16), ses.voxel_index, ses.shape, np.int16)
+        if 'nii.gz' in fmts: write_nifti(lay.betas(subject, session, 'nii.gz', kind), vol)
+        if 'hdf5' in fmts: write_betas_hdf5(lay.betas(subject, session, 'hdf5', kind), vol)
+        d = lay.betas_dir(subject, kind)
+        write_nifti(d/f'R2_session{session:02d}.nii.gz', _volume(res.r2[t], ses.voxel_index, ses.shape, np.float32))
+        if t != 'A':
+            h = res.hrf_index_b if t == 'B' else res.hrf_index       # B's HRF was chosen before denoising
+            write_nifti(d/f'HRFindex_session{session:02d}.nii.gz', _volume(np.where(res.valid, h + 1, 0), ses.voxel_index, ses.shape, np.int16))
+        if t == 'D':
+            write_nifti(d/f'FRACvalue_session{session:02d}.nii.gz', _volume(res.frac, ses.voxel_index, ses.shape, np.float32))
+    if any(clipped.values()): warnings.warn(f"session {session}: betas beyond +-109% signal clipped to int16: {clipped}")
+    return dict(n_voxels=int(len(ses.voxel_index)), n_valid=int(res.valid.sum()), n_trials=int(ses.design.n_trials),
+                n_pcs=int(res.n_pcs), pool=int(res.pool.sum()), pc_curve=[None if np.isnan(x) else round(float(x), 4) for x in res.pc_curve],
+                median_frac=float(np.median(res.frac[res.valid])), seconds=res.seconds, clipped=clipped)
+
+# %% ../nbs/04_nsd.ipynb #36466ff3
+def glm_stamp(root:str|Path, subject:int)->Path:
+    "The record of a subject's GLM under a betas root (`GLM.json` in the type-D folder); complete when it says so."
+    return Layout(root).glm_record(check_subject(subject), TYPES['D'])
+
+def glm_params(sessions, types, roi, n_pcs, drift_period, hrf_library=None)->dict:
+    return dict(version=GLM_VERSION, sessions=list(sessions), types=types, roi=roi, n_pcs=n_pcs, drift_period=drift_period,
+                hrf_library=None if hrf_library is None else str(Path(hrf_library).resolve()))
+
+def glm_inputs(data_root:str|Path, subject:int, sessions:list)->dict:
+    "The size of every time-series file the fit reads and the SHA-256 of every design file: a rebuilt dataset is a new input, a copied one is not."
+    runs, lay = find_runs(data_root, subject), Layout(data_root)
+    return file_fingerprint(data_root, [p for k in sessions for r, f in enumerate(runs.get(k, []), 1) for p in (f, lay.design(subject, k, r))])
+
+def check_out_root(data_root:str|Path, out_root:str|Path, subject:int, sessions:list, types:str,
+                   into_dataset:bool=False)->Path:
+    "`out_root` if the GLM may write there: outside the dataset (unless asked by name), never over betas it did not write."
+    d, o = Path(data_root).resolve(), Path(out_root).resolve()
+    if not into_dataset and (o == d or o.is_relative_to(d)):
+        raise GLMInputError(f"{o}: inside the dataset {d}; the GLM never writes into a dataset unless asked (--into-dataset): "
+                            f"choose another --out (default {derivatives_root(d)})")
+    lay = Layout(o)
+    rec = lay.glm_record(subject)
+    if not rec.exists():
+        other = [p for t in types for k in sessions for p in lay.betas_dir(subject, TYPES[t]).glob(f'betas_session{k:02d}.*')]
+        if other: raise GLMInputError(f"{other[0]}: betas that this GLM did not write (no {rec.name} beside them); "
+                                      "refusing to replace them: choose another --out")
+    else:
+        info = json.loads(rec.read_text())
+        if not record_of(info, d, o):
+            raise GLMInputError(f"{rec}: betas of another dataset ({info['data_root']}); refusing to replace them with betas of {d}: "
+                                "choose another --out")
+    return o
+
+# %% ../nbs/04_nsd.ipynb #9aad1977
+def glm_subject(data_root:str|Path,        # dataset root with NSD's time series and design files (only read)
+                subject:int,               # NSD subject
+                sessions:list|None=None,   # sessions to fit; None: all with time series
+                out_root:str|Path|None=None, # the derivatives root NSD's betas folders go to; `derivatives_root(data_root)` by default
+                types:str='ABCD',          # which types to write
+                roi:str|None=None,         # fit only this ROI (plus a noise-pool sample); None: whole brain
+                n_pcs:int=N_PCS,           # most noise components per run to try
+                drift_period:float=DRIFT_PERIOD, # seconds of run per degree of the drift polynomial
+                hrf_library:str|Path|None=None, # a table of HRFs for `read_hrf_library` (e.g. GLMsingle's); `glm_library()` by default
+                device:str|None=None,      # 'cpu', 'cuda' or None (GPU when present)
+                into_dataset:bool=False,   # allow `out_root` inside `data_root` (still never over betas it did not write)
+                progress:bool=True)->Path: # the GLM.json record
+    "Fit the GLM to every session of a subject and write the betas in NSD's layout under a derivatives root."
+    s = check_subject(subject)
+    if not types or not set(types) <= set(TYPES): raise GLMInputError(f"types {types!r}: expected letters from 'ABCD'")
+    runs = find_runs(data_root, s)
+    sessions = sorted(runs) if sessions is None else list(sessions)
+    missing = [k for k in sessions if k not in runs]
+    if missing: raise NSDFormatError(f"{Layout(data_root).timeseries(s, missing[0], 1)}: missing; subject {s} has time-series sessions {sorted(runs)}")
+    try: lib = read_hrf_library(hrf_library) if hrf_library is not None else None   # a bad table fails before anything is touched
+    except ValueError as e: raise GLMInputError(str(e)) from None
+    out_root = check_out_root(data_root, out_root or derivatives_root(data_root), s, sessions, types, into_dataset)
+    rec = dict(glm_params(sessions, types, roi, n_pcs, drift_period, hrf_library), subject=s, data_root=str(Path(data_root).resolve()),
+               inputs=glm_inputs(data_root, s, sessions), complete=False)
+    stamp = write_json(rec, glm_stamp(out_root, s))     # incomplete until the end, and marks the folder as ours
+    summary, t0 = {}, time.time()
+    for k in tqdm(sessions, desc=f'subject {s}: GLM sessions', disable=not progress):
+        ses = load_session(data_root, s, k, roi)
+        res = fit_glm(ses.Y, ses.design, lib=lib, n_pcs=n_pcs, drift_period=drift_period, device=device, progress=False,
+                      where=f"subject {s} session {k}")
+        summary[k] = write_session(out_root, s, k, ses, res, types)
+    peaks = [round(float(x), 3) for x in peak_times(glm_library() if lib is None else lib)]   # what HRFindex i means
+    return write_json(dict(rec, complete=True, seconds=round(time.time() - t0, 1), hrf_peaks=peaks, per_session=summary), stamp)
+
+# %% ../nbs/04_nsd.ipynb #0e1e72ce
+def glm_done(root:str|Path,                 # the betas (derivatives) root
+             subject:int, sessions:list|None=None, types:str='ABCD', roi:str|None=None,
+             n_pcs:int=N_PCS, drift_period:float=DRIFT_PERIOD, hrf_library:str|Path|None=None,
+             data_root:str|Path|None=None,  # the dataset fitted; None: `root` (betas beside their dataset)
+            )->bool:
+    "Whether a subject's GLM outputs are complete, with these parameters, for the dataset's files as they are now."
+    p, data_root = glm_stamp(root, subject), Path(data_root or root)
+    if not p.exists(): return False
+    got = json.loads(p.read_text())
+    sessions = sessions if sessions is not None else sorted(find_runs(data_root, subject))
+    want = glm_params(sessions, types, roi, n_pcs, drift_period, hrf_library)
+    return (got.get('complete', True) and all(got.get(k) == v for k, v in want.items())
+            and got.get('inputs', {}) == glm_inputs(data_root, subject, sessions))       # the same files, wherever the dataset is now

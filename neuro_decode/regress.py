@@ -13,15 +13,14 @@ from torch import nn
 from tqdm import tqdm
 from .stats import pearson, safe_sd, two_way_identification, permutation_p
 from .config import check_models, STAGE1_MODELS
+from .config import ConfigError, get_device, seed_everything, atomic_path, write_json
+from .layout import RunLayout
 
 # %% auto #0
 __all__ = ['POSTS', 'MODELS', 'NADAM_CHUNK', 'TABLE_COLS', 'restandardize', 'ArrayBlocks', 'ridge_smoother', 'ridge_stream',
            'RidgeRegressor', 'GRURegressor', 'CNNRegressor', 'TransformerRegressor', 'n_params', 'FusedNAdam',
            'TrainConfig', 'train_network', 'validation_split', 'predict_network', 'load_targets', 'latent_scores',
            'fit_stage1', 'load_predictions', 'stage1_table']
-
-# %% ../nbs/07_regress.ipynb #9221ac0c
-from .config import ConfigError, get_device, seed_everything, atomic_path, write_json
 
 # %% ../nbs/07_regress.ipynb #0864757b
 POSTS = {'raw': 'raw predictions',
@@ -50,6 +49,7 @@ def _gram(Xc:torch.Tensor)->tuple:
     "('primal', X^T X) or ('dual', X X^T): the smaller Gram matrix of centred inputs."
     return ('primal', Xc.T @ Xc) if Xc.shape[1] <= Xc.shape[0] else ('dual', Xc @ Xc.T)
 
+# %% ../nbs/07_regress.ipynb #0ff5d422
 def ridge_smoother(X:np.ndarray,        # (n, p) training inputs
                    X_test:np.ndarray,   # (m, p) inputs to predict
                    alpha:float,         # regularisation
@@ -89,6 +89,7 @@ def ridge_stream(smoothers:list,        # [(H (m, n_rows) tensor, rows (n_rows,)
             o['target_mean'][cols] = ym.cpu().numpy(); o['target_std'][cols] = Yr.std(0, unbiased=False).cpu().numpy()
     return out
 
+# %% ../nbs/07_regress.ipynb #066a5846
 def _sym_gram(A:torch.Tensor, blocks:int=8)->torch.Tensor:
     "A A^T from its lower block triangle (about half the arithmetic of one product)."
     n = len(A); G = torch.empty(n, n, dtype=A.dtype, device=A.device)
@@ -128,6 +129,7 @@ def _hat_basis(Xc:torch.Tensor)->tuple: # (U (n, r), s (r,), full)
     U -= (2/c)*torch.outer(h, h[1:] @ V)            # Q [0; V]
     return U, s, True
 
+# %% ../nbs/07_regress.ipynb #660cafd0
 class RidgeRegressor:
     "Multi-output ridge with intercept: one factorisation serves every output; alpha by cross-validation optionally."
     def __init__(self,
@@ -238,6 +240,7 @@ class CNNRegressor(GRURegressor):
         c = self.conv(h[:, 0][:, None])                  # (n, channels, w/4)
         return h + self.proj(c.flatten(1))[:, None]
 
+# %% ../nbs/07_regress.ipynb #e88f1022
 class TransformerRegressor(GRURegressor):
     "GRU variant with a Transformer block (multi-head self-attention over 8 feature tokens, residual, layer norm) between the GRUs."
     def __init__(self, n_voxels:int, n_out:int, hidden:int=100, dropout:float=0.3, tokens:int=8, d_model:int=32, heads:int=4):
@@ -274,6 +277,7 @@ def _nadam_eager(p, g, m, v, s):
 
 NADAM_CHUNK = 1 << 20      # elements per compiled call: one shape, so one compilation serves every tensor
 
+# %% ../nbs/07_regress.ipynb #ee9f3328
 class FusedNAdam(torch.optim.Optimizer):
     "torch's NAdam (L2 weight decay, momentum decay), each tensor's update compiled into one pass; eager if compilation fails."
     def __init__(self, params, lr:float=1e-3, betas:tuple=(0.9, 0.999), eps:float=1e-8, weight_decay:float=0.,
@@ -312,7 +316,6 @@ class FusedNAdam(torch.optim.Optimizer):
         if n == 0: _nadam_eager(p, g, m, v, s)
         elif n < ts[0].numel(): _nadam_eager(*(t[n:] for t in ts), s)
 
-
 # %% ../nbs/07_regress.ipynb #b40a43f4
 @dataclass
 class TrainConfig:
@@ -339,6 +342,7 @@ def _val_losses(model, Xv, Yv, halves)->tuple:
     with torch.no_grad(): e = ((model(Xv).float() - Yv)**2).mean(1)
     return float(e.mean()), float(e[halves[0]].mean()), float(e[halves[1]].mean())
 
+# %% ../nbs/07_regress.ipynb #7dd3019f
 def _epochs(model, X, Y, c:TrainConfig, n_epochs:int, gen, Xv=None, Yv=None, progress=False, desc='', lrs=None):
     "Train for up to `n_epochs`; with validation data, early stopping and the best states; with `lrs`, replay those rates."
     fused = c.fused_optimizer if c.fused_optimizer is not None else (X.device.type == 'cpu' and n_params(model) >= 10_000_000)
@@ -375,6 +379,7 @@ def _epochs(model, X, Y, c:TrainConfig, n_epochs:int, gen, Xv=None, Yv=None, pro
         if Xv is not None and bad >= c.stop_patience: break
     return hist, states
 
+# %% ../nbs/07_regress.ipynb #9aa28841
 def train_network(kind:str,               # 'gru', 'cnn' or 'transformer'
                   X:np.ndarray,           # (n, voxels) z-scored training betas
                   Y:np.ndarray,           # (n, outputs) targets
@@ -414,6 +419,7 @@ def train_network(kind:str,               # 'gru', 'cnn' or 'transformer'
         summary['refit_epochs'] = n_refit
     return model.eval(), hist, summary
 
+# %% ../nbs/07_regress.ipynb #5a6c3f34
 def validation_split(n:int, frac:float=0.1, seed:int=0)->tuple: # (validation indices, training indices)
     "The seeded validation split that every stage-1 model (ridge and networks alike) is scored on."
     perm = np.random.default_rng(seed).permutation(n)
@@ -431,8 +437,8 @@ def predict_network(model:nn.Module, X:np.ndarray, batch:int=256)->np.ndarray:
 # %% ../nbs/07_regress.ipynb #77521eda
 def load_targets(run_dir:str|Path, ids:np.ndarray, k:int, expect:dict|None=None)->np.ndarray:
     "VDVAE latents of the first `k` layers for images `ids`, from RUN_DIR/features (checked against `expect`)."
-    from neuro_decode.clip import FeatureReader
-    return FeatureReader(Path(run_dir)/'features'/f'vdvae_L{k}.h5', expect).read(ids)
+    from neuro_decode.features import FeatureReader
+    return FeatureReader(RunLayout(run_dir).vdvae_features(k), expect).read(ids)
 
 class _TargetBlocks:
     "Column blocks of a features file for given images: what `ridge_stream` reads."
@@ -451,7 +457,8 @@ def _score_block(out:dict, split:str, pred:np.ndarray, true:np.ndarray, tm, ts, 
     for name, p in (('raw', pred), (post, restandardize(pred, tm, ts, pm, ps))):
         out.update({f'{split}_{m}_{name}': v for m, v in latent_scores(p, true).items()})
 
-def fit_stage1(run_dir:str|Path,        # run folder with sub-0N/prep.h5 and features/
+# %% ../nbs/07_regress.ipynb #22f57973
+def fit_stage1(run_dir:str|Path,        # run folder with the subject's prep.h5 and the features
                subject:int,             # subject
                model:str='gru',         # 'ridge', 'gru', 'cnn' or 'transformer'
                k:int=15,                # VDVAE layers
@@ -462,11 +469,11 @@ def fit_stage1(run_dir:str|Path,        # run folder with sub-0N/prep.h5 and fea
     "Fit one stage-1 regressor for a subject, write its test predictions and scores; return the scores."
     import h5py
     from neuro_decode.nsd import load_prep
-    from neuro_decode.clip import FeatureReader
+    from neuro_decode.features import FeatureReader
     check_models((model,))
-    sd = Path(run_dir)/f'sub-{subject:02d}'
-    prep = load_prep(sd/'prep.h5')
-    reader = FeatureReader(Path(run_dir)/'features'/f'vdvae_L{k}.h5')
+    run = RunLayout(run_dir); sl = run.subject(subject)
+    prep = load_prep(sl.prep)
+    reader = FeatureReader(run.vdvae_features(k))
     Xtr, Xte = prep.train_betas, prep.test_betas
     va, tr = validation_split(len(Xtr), (cfg or TrainConfig()).val_frac, seed)
     t0 = time.time()
@@ -485,12 +492,12 @@ def fit_stage1(run_dir:str|Path,        # run folder with sub-0N/prep.h5 and fea
         tm, ts = Ytr.mean(0), Ytr.std(0)
         info = summ
         from safetensors.torch import save_file
-        with atomic_path(sd/f'{model}_L{k}.safetensors') as tmp:
+        with atomic_path(sl.weights(model, k)) as tmp:
             save_file({n: t.detach().cpu().contiguous() for n, t in net.state_dict().items()}, str(tmp))
-        write_json(hist, sd/f'history_{model}_L{k}.json')
+        write_json(hist, sl.history(model, k))
     Yva, Yte = reader.read(prep.train_ids[va]), reader.read(prep.test_ids)
     vm, vs = val_pred.mean(0), val_pred.std(0)
-    with atomic_path(sd/f'pred_{model}_L{k}.h5') as tmp, h5py.File(tmp, 'w') as f:
+    with atomic_path(sl.pred(model, k)) as tmp, h5py.File(tmp, 'w') as f:
         f['pred'] = pred.astype(np.float32); f['ids'] = prep.test_ids
         f['target_mean'], f['target_std'] = tm.astype(np.float32), ts.astype(np.float32)
         f['val_pred_mean'], f['val_pred_std'] = vm.astype(np.float32), vs.astype(np.float32)
@@ -501,9 +508,10 @@ def fit_stage1(run_dir:str|Path,        # run folder with sub-0N/prep.h5 and fea
     _score_block(res, 'test', pred, Yte, tm, ts)                          # test: brain-diffuser's transductive variant
     _score_block(res, 'test', pred, Yte, tm, ts, vm, vs, post='restd_train')   # test: training statistics only
     res.update(seconds=round(time.time() - t0, 1), **{f'info_{a}': b for a, b in info.items() if np.isscalar(b)})
-    write_json(res, sd/f'metrics_{model}_L{k}.json')
+    write_json(res, sl.scores(model, k))
     return res
 
+# %% ../nbs/07_regress.ipynb #a477cbdb
 def load_predictions(run_dir:str|Path, subject:int, model:str, k:int,
                      post:str='test',           # 'raw', 'test' (brain-diffuser's re-standardisation) or 'train'
                     )->tuple:                   # (latents (n, D), test image ids, record of the targets' model)
@@ -511,7 +519,7 @@ def load_predictions(run_dir:str|Path, subject:int, model:str, k:int,
     import h5py
     from neuro_decode.config import read_source
     if post not in POSTS: raise ConfigError(f"post {post!r}: expected one of {list(POSTS)}")
-    p = Path(run_dir)/f'sub-{subject:02d}'/f'pred_{model}_L{k}.h5'
+    p = RunLayout(run_dir).subject(subject).pred(model, k)
     if not p.exists(): raise ConfigError(f"{p}: missing; fit the regressor first (07_regress: fit_stage1)")
     try:
         with h5py.File(p, 'r') as f:
@@ -529,7 +537,7 @@ TABLE_COLS = ['subject', 'model', 'k', 'val_mse_raw', 'val_mse_restd', 'test_mse
 def stage1_table(run_dir:str|Path, cols:list|None=None)->'pd.DataFrame':
     "Tables 2-3 of the paper for a run, every model on the same footing: raw and re-standardised scores."
     import pandas as pd
-    rows = [json.loads(p.read_text()) for p in sorted(Path(run_dir).glob('sub-*/metrics_*_L*.json'))]
+    rows = [json.loads(p.read_text()) for _, p in RunLayout(run_dir).each('all_scores')]
     rows = [r for r in rows if 'test_mse_raw' in r]
     if not rows: raise ConfigError(f"{run_dir}: no stage-1 metrics yet; run the 07_regress step first")
     return pd.DataFrame(rows)[cols or TABLE_COLS].sort_values(['subject', 'k', 'model']).reset_index(drop=True)

@@ -7,36 +7,33 @@ from __future__ import annotations
 import json, base64, io, html, datetime
 from pathlib import Path
 import numpy as np, pandas as pd
+import matplotlib.pyplot as plt, seaborn as sns
 from .metrics import ORDER
+from .config import ConfigError, atomic_path
+from .layout import RunLayout, image_index
 
 # %% auto #0
 __all__ = ['CSS', 'gather', 'table2', 'table3', 'table4', 'table5', 'table6', 'clip_note', 'unavailable', 'fig_reconstructions',
            'fig_metrics', 'fig_noise', 'fig_training', 'fig_rsa', 'report_html', 'write_report', 'report_text']
 
-# %% ../nbs/13_report.ipynb #a043eaee
-from .config import ConfigError, atomic_path
-
 # %% ../nbs/13_report.ipynb #0d08e5a2
-def _subjects(run_dir:Path)->list: return sorted(int(p.name[4:]) for p in run_dir.glob('sub-*') if p.is_dir())
-
 def gather(run_dir:str|Path)->dict:
     "Every table a run wrote, read back (missing ones are absent from the result)."
     from neuro_decode.regress import stage1_table
     from neuro_decode.metrics import read_metrics
-    rd = Path(run_dir)
+    rd = Path(run_dir); run = RunLayout(rd)
     if not rd.is_dir(): raise ConfigError(f"{rd}: not a run folder; expected a folder with sub-0N/ outputs")
-    out = {'subjects': _subjects(rd)}
+    out = {'subjects': run.subjects()}
     try: out['stage1'] = stage1_table(rd)
     except ConfigError: pass
-    for name, pat in (('metrics', 'metrics.csv'), ('tests', 'metric_tests.csv'), ('noise', 'noise_*_L*.csv'), ('rsa', 'rsa.csv'),
-                      ('glm', 'glm_accuracy.csv'), ('noise_effect', 'noise_effect_*.csv')):
+    for name, files in (('metrics', 'metrics'), ('tests', 'metric_tests'), ('noise', 'noise_tables'), ('rsa', 'rsa'),
+                        ('glm', 'glm_accuracy'), ('noise_effect', 'noise_effects')):
         frames = []
-        for p in sorted(rd.glob(f'sub-*/{pat}')):
-            if name == 'noise' and p.name.startswith('noise_effect_'): continue   # the sweep's summary, read below
+        for s, p in run.each(files):
             d = read_metrics(p, rd) if name in ('metrics', 'noise') else pd.read_csv(p)
-            frames.append(d.assign(subject=int(p.parent.name[4:])) if 'subject' not in d else d)
+            frames.append(d.assign(subject=s) if 'subject' not in d else d)
         if frames: out[name] = pd.concat(frames, ignore_index=True)
-    clips = [dict(json.loads(p.read_text())) for p in sorted(rd.glob('sub-*/clip_scores.json'))]
+    clips = [dict(json.loads(p.read_text())) for _, p in run.each('clip_scores')]
     if clips: out['clip'] = pd.DataFrame(clips)
     return out
 
@@ -79,6 +76,7 @@ def table4(g:dict, subject:int|None=None)->pd.DataFrame:
     d['row'] = [f"stage {r.stage}: {_name(r.model, int(r.layers) if r.layers == r.layers and r.layers is not None else '')}" for r in d.itertuples()]
     return _metric_wide(d, ['row'])
 
+# %% ../nbs/13_report.ipynb #b1bb8ece
 def table5(g:dict, model:str='gru', k:int=15)->pd.DataFrame:
     "Table 5: stage 2 of one model for every subject, and the mean over subjects with a 95% t-interval."
     from scipy import stats
@@ -106,6 +104,7 @@ def table6(g:dict, model:str='gru', k:int=15)->pd.DataFrame:
     d['row'] = [f"subject {r.subject}, noise {r.noise:g}" for r in d.itertuples()]
     return _metric_wide(d.sort_values('noise'), ['row'])
 
+# %% ../nbs/13_report.ipynb #16c6269f
 def clip_note(g:dict)->str:
     "What the run's CLIP columns measure: on real data the published one scores with the network that guided stage 2."
     m = g.get('metrics')
@@ -132,14 +131,15 @@ def unavailable(g:dict)->list:
 # %% ../nbs/13_report.ipynb #b5062719
 def fig_reconstructions(run_dir:str|Path, subject:int, n:int=8):
     "Ground truth | stage 1 | stage 2 for ridge and GRU (15 layers), and stage 2 from grey, for the first test images."
-    from neuro_decode.nsd import load_prep, read_stimuli, Layout
+    from neuro_decode.nsd import load_prep
     from neuro_decode.stage1 import read_images
-    rd = Path(run_dir); sd = rd/f'sub-{subject:02d}'
-    prep = load_prep(sd/'prep.h5'); ids = prep.test_ids[:n]
-    rows = [('ground truth', read_stimuli(Layout(prep.attrs['data_root']).stimuli, ids))]
-    for label, folder in (('ridge: stage 1', 'stage1_ridge_L15'), ('ridge: stage 2', 'stage2_ridge_L15'), ('GRU: stage 1', 'stage1_gru_L15'),
-                          ('GRU: stage 2', 'stage2_gru_L15'), ('Ours (CLIP): grey start', 'stage2_clip_only')):
-        if (sd/'images'/folder/'index.json').exists(): rows.append((label, read_images(sd/'images'/folder, ids)))
+    sl = RunLayout(run_dir).subject(subject)
+    ids = load_prep(sl.prep).test_ids[:n]
+    rows = [('ground truth', sl.stimuli(ids))]
+    for label, folder in (('ridge: stage 1', sl.images('ridge', 15)), ('ridge: stage 2', sl.images('ridge', 15, stage=2)),
+                          ('GRU: stage 1', sl.images('gru', 15)), ('GRU: stage 2', sl.images('gru', 15, stage=2)),
+                          ('Ours (CLIP): grey start', sl.images(None, stage=2))):
+        if image_index(folder).exists(): rows.append((label, read_images(folder, ids)))
     fig, ax = plt.subplots(len(rows), len(ids), figsize=(1.3*len(ids), 1.35*len(rows)), squeeze=False)
     for r, (name, ims) in enumerate(rows):
         for c, im in enumerate(ims): ax[r, c].imshow(im); ax[r, c].set_xticks([]); ax[r, c].set_yticks([])
@@ -160,6 +160,7 @@ def fig_metrics(g:dict, subject:int):
     fig.suptitle(f'subject {subject}: metrics with 95% bootstrap intervals', fontsize=9); fig.tight_layout()
     return fig
 
+# %% ../nbs/13_report.ipynb #e13b889b
 def fig_noise(g:dict):
     "Stage-2 metrics against noise amplitude, with intervals."
     d = g['noise'][g['noise'].value.notna()]
@@ -174,7 +175,7 @@ def fig_noise(g:dict):
 
 def fig_training(run_dir:str|Path):
     "Validation and training MSE per epoch of every network of the run."
-    hs = sorted(Path(run_dir).glob('sub-*/history_*_L*.json'))
+    hs = [p for _, p in RunLayout(run_dir).each('histories')]
     if not hs: return None
     fig, ax = plt.subplots(1, 2, figsize=(10, 3))
     for p in hs:
@@ -207,6 +208,7 @@ def _section(title:str, tid:str, make, caption:str='')->str:
     except ConfigError as e: return f'<h2>{html.escape(title)}</h2><p class="note" id="{tid}">not available: {html.escape(str(e))}</p>'
     return f'<h2>{html.escape(title)}</h2><p>{html.escape(caption)}</p>' + t.to_html(table_id=tid, na_rep='n/a', escape=True)
 
+# %% ../nbs/13_report.ipynb #f2f7100b
 def report_html(run_dir:str|Path)->str:
     "The report of a run as one HTML page."
     rd = Path(run_dir); g = gather(rd)
@@ -233,7 +235,7 @@ def report_html(run_dir:str|Path)->str:
     if why: parts.append('<h2>Not computed</h2><ul>' + ''.join(f'<li class="note">{html.escape(w)}</li>' for w in why) + '</ul>')
     parts.append('<h2>Figures</h2>')
     for s in g['subjects'][:1]:
-        if (rd/f'sub-{s:02d}'/'images').exists(): parts.append(_png(fig_reconstructions(rd, s)))
+        if RunLayout(rd).subject(s).images_dir.exists(): parts.append(_png(fig_reconstructions(rd, s)))
         if 'metrics' in g: parts.append(_png(fig_metrics(g, s)))
         if 'rsa' in g and (g['rsa'].subject == s).any(): parts.append(_png(fig_rsa(g, s)))
     if 'noise' in g: parts.append(_png(fig_noise(g)))
@@ -243,10 +245,11 @@ def report_html(run_dir:str|Path)->str:
 
 def write_report(run_dir:str|Path)->Path:
     "Write RUN_DIR/report/report.html atomically; return its path."
-    p = Path(run_dir)/'report'/'report.html'
+    p = RunLayout(run_dir).report
     with atomic_path(p) as t: t.write_text(report_html(run_dir), encoding='utf-8')
     return p
 
+# %% ../nbs/13_report.ipynb #07dc67f5
 def report_text(run_dir:str|Path)->str:
     "Tables 4 and 5 as text, for the end of `make run`."
     g = gather(run_dir)

@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from scipy.stats import rankdata
 from tqdm import tqdm
+from .config import ConfigError, write_csv
+from .layout import RunLayout
+from .stats import unit_rows, bootstrap_ci
 
 # %% auto #0
 __all__ = ['rdm', 'upper', 'rdm_correlation', 'rdm_permutation_p', 'rdm_bootstrap_ci', 'gru_hidden', 'subject_spaces',
            'rsa_table', 'rsa_matrix']
-
-# %% ../nbs/12_rsa.ipynb #a013d07d
-from .config import ConfigError, write_csv
-from .stats import unit_rows, bootstrap_ci
 
 # %% ../nbs/12_rsa.ipynb #52ad9667
 def rdm(patterns:np.ndarray)->np.ndarray: # (n, n) correlation distances
@@ -62,7 +61,7 @@ def gru_hidden(run_dir:str|Path, subject:int, X:np.ndarray, model:str='gru', k:i
     "The trained network's 200 hidden features (after the second GRU and its layer norm) for betas `X`."
     from safetensors.torch import load_file
     from neuro_decode.regress import MODELS
-    p = Path(run_dir)/f'sub-{int(subject):02d}'/f'{model}_L{k}.safetensors'
+    p = RunLayout(run_dir).subject(subject).weights(model, k)
     if not p.exists(): raise ConfigError(f"{p}: missing; fit the {model} of stage 1 first (07_regress)")
     sd = load_file(str(p))
     net = MODELS[model](X.shape[1], n_out or sd['head.fc2.weight'].shape[0]).eval()
@@ -74,26 +73,27 @@ def gru_hidden(run_dir:str|Path, subject:int, X:np.ndarray, model:str='gru', k:i
     finally: h.remove()
     return got[0].numpy()
 
+# %% ../nbs/12_rsa.ipynb #8c54aa3b
 def subject_spaces(run_dir:str|Path, subject:int, model:str='gru', k:int=15, weights_dir:str|Path|None=None,
                    device:str|None=None)->dict: # {name: (kind, patterns (n, p))}, kind 'brain' or 'image'
     "Every space of a subject's test images: brain-derived (betas, GRU hidden layer, predictions) and image-derived."
-    from neuro_decode.nsd import load_prep, read_stimuli, Layout
+    from neuro_decode.nsd import load_prep
     from neuro_decode.regress import load_predictions, load_targets
-    from neuro_decode.clip import FeatureReader
+    from neuro_decode.features import FeatureReader
     from neuro_decode.stage2 import load_clip_predictions
     from neuro_decode.metrics import load_metric_nets, resize
     rd, s = Path(run_dir), int(subject)
-    prep = load_prep(rd/f'sub-{s:02d}'/'prep.h5')
+    sl = RunLayout(rd).subject(s)
+    prep = load_prep(sl.prep)
     ids = prep.test_ids
     out = {'betas (ROI)': ('brain', prep.test_betas)}
     out['GRU hidden layer'] = ('brain', gru_hidden(rd, s, prep.test_betas, model, k))
     out['predicted VDVAE latents'] = ('brain', load_predictions(rd, s, model, k, 'test')[0])
-    from neuro_decode.nsd import prep_info
-    kinds = ['text', 'vision'] if prep_info(rd/f'sub-{s:02d}'/'prep.h5')['captions'] else ['vision']     # no text without captions
+    kinds = ['text', 'vision'] if sl.info()['captions'] else ['vision']     # no text without captions
     for kind in kinds: out[f'predicted CLIP {kind}'] = ('brain', load_clip_predictions(rd, s, kind, 'test')[0])
     out['true VDVAE latents'] = ('image', load_targets(rd, ids, k))
-    for kind in kinds: out[f'true CLIP {kind}'] = ('image', FeatureReader(rd/'features'/f'clip_{kind}.h5').read(ids))
-    stim = read_stimuli(Layout(prep.attrs['data_root']).stimuli, ids)
+    for kind in kinds: out[f'true CLIP {kind}'] = ('image', FeatureReader(RunLayout(rd).clip_features(kind)).read(ids))
+    stim = sl.stimuli(ids)
     nets, _ = load_metric_nets(weights_dir, device)
     name = next((n for n in ('clip', 'clip_small') if n in nets), None)
     if name: out[f'eval CLIP ({nets[name].metric.label})'] = ('image', nets[name](stim))
@@ -106,6 +106,7 @@ def _dense_ranks(d:np.ndarray)->np.ndarray:
     r = np.zeros(d.shape, np.int64); r[iu] = rankdata(d[iu], 'dense') - 1
     return r + r.T
 
+# %% ../nbs/12_rsa.ipynb #72d2da9f
 def _rank_vectors(dense:list, idx:np.ndarray)->np.ndarray: # (RDMs, pairs)
     """The pairs of different images in a resample `idx`, ranked as `rankdata` does (ties averaged), centred and
     scaled to unit norm, one row per RDM. Ranks come from counting the dense ranks: no sort per resample."""
@@ -145,6 +146,7 @@ def rsa_table(spaces:dict, n_perm:int=1000, n_boot:int=1000, seed:int=0, progres
                               lo=float(lo[i, j]), hi=float(hi[i, j]), n=n)
                          for i, a in enumerate(names) for j, b in enumerate(names) if j > i])
 
+# %% ../nbs/12_rsa.ipynb #cd43605c
 def rsa_matrix(table:pd.DataFrame)->pd.DataFrame:
     "The table as a symmetric matrix of RDM correlations (1 on the diagonal)."
     names = list(dict.fromkeys(list(table.a) + list(table.b)))

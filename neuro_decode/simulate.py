@@ -12,11 +12,15 @@ from scipy import ndimage
 from scipy.io import savemat
 from tqdm import tqdm
 from .config import (get_config, get_preset, Preset, Config, ConfigError, atomic_path, atomic_dir,
-                                 write_json, file_lock, NSD_SUBJECTS)
-from .hrf import hrf_library, event_regressors, drift_basis, drift_degree, N_HRFS, HRF_DT
+                                 write_json, file_lock, NSD_SUBJECTS, check_subject)
+from .stats import pearson
+from .hrf import (hrf_library, glm_library, peak_times, event_regressors, drift_basis, drift_degree, N_HRFS,
+                              HRF_DT)
+from .glm import SessionDesign, trial_design, TYPES
 from .nsd import (Layout, subj_dir, write_nifti, write_betas_hdf5, write_stimuli, write_captions,
                               STIM_SIZE, STIM_S, VOXEL_MM, NSD_IMAGES, NSD_SUBJECT_IMAGES, NSD_SHARED, NSD_SESSIONS,
-                              NSD_RUNS, NSD_RUN_SLOTS, NSD_RUN_TRIALS, NSD_VOLUME, NSD_ROI_VOXELS)
+                              NSD_RUNS, NSD_RUN_SLOTS, NSD_RUN_TRIALS, NSD_VOLUME, NSD_ROI_VOXELS,
+                              load_roi, find_sessions, session_betas, session_number, glm_stamp)
 
 # %% auto #0
 __all__ = ['CLASSES', 'COLOURS', 'SCENES', 'SIZES', 'POSITIONS', 'IMG_SIZE', 'FEAT_SIZE', 'TR', 'TRIAL_S', 'RUNS_PER_SESSION',
@@ -26,7 +30,7 @@ __all__ = ['CLASSES', 'COLOURS', 'SCENES', 'SIZES', 'POSITIONS', 'IMG_SIZE', 'FE
            'make_expdesign', 'subject_volume', 'Voxels', 'make_voxels', 'prf_weights', 'neural_response', 'true_betas',
            'Run', 'make_stimpattern', 'make_schedule', 'run_bold', 'stim_info_table', 'simulate_subject',
            'simulate_nsd', 'ensure_simulated', 'NSDShape', 'nsd_shaped_design', 'nsd_shaped_trials', 'nsd_shaped_roi',
-           'nsd_shaped_image', 'nsd_shaped_betas', 'write_nsd_shaped']
+           'nsd_shaped_image', 'nsd_shaped_betas', 'write_nsd_shaped', 'toy_session', 'beta_recovery', 'glm_accuracy']
 
 # %% ../nbs/02_simulate.ipynb #b2b2e328
 CLASSES = ('ball', 'box', 'kite', 'sign', 'ring', 'star', 'bar', 'cross')
@@ -97,6 +101,7 @@ def _shape_mask(cls:str, x:float, y:float, r:float, size:int)->np.ndarray:
     if cls == 'cross': return ((np.abs(dx) <= r) & (np.abs(dy) <= .25*r)) | ((np.abs(dy) <= r) & (np.abs(dx) <= .25*r))
     raise ValueError(f"unknown object class {cls!r}: expected one of {CLASSES}")
 
+# %% ../nbs/02_simulate.ipynb #af5a8586
 def render_scene(scene:Scene,              # what to draw
                  rng:np.random.Generator,  # for texture crops and shading
                  size:int=IMG_SIZE,        # output size in pixels
@@ -496,6 +501,7 @@ def simulate_nsd(root:str|Path,            # dataset root to create (must not ex
         write_json({**_stamp(spec, preset), 'seconds': round(time.time() - t0, 1)}, tmp/STAMP)
     return root
 
+# %% ../nbs/02_simulate.ipynb #279ee848
 def ensure_simulated(cfg:Config|None=None, # configuration; `get_config()` by default
                      progress:bool=True)->Path:
     "The simulated dataset of `cfg` (its `data_root`), simulated first if missing or stale. Safe under concurrency."
@@ -639,3 +645,86 @@ def write_nsd_shaped(root:str|Path,             # new dataset folder (must not e
     return root
 
 def _mkparent(p:Path)->Path: p.parent.mkdir(parents=True, exist_ok=True); return p
+
+# %% ../nbs/02_simulate.ipynb #d9a72b43
+def toy_session(n_vox:int=300,      # voxels
+                n_runs:int=6,       # runs
+                n_vols:int=300,     # volumes per run
+                seed:int=0,         # random seed
+                noise:float=1.5,    # thermal noise sd, % signal
+                tr:float=4/3,       # seconds per volume
+               )->tuple:            # (Y (T, V) float32, SessionDesign, truth dict)
+    "A synthetic session with known single-trial betas and HRFs (for tests and benchmarks)."
+    rng = np.random.default_rng(seed)
+    lib = hrf_library()
+    slots = (n_vols - 15)//3
+    onsets, n_t = [], 0
+    for r in range(n_runs):
+        keep = np.sort(rng.choice(slots, int(slots*0.88), replace=False))
+        onsets.append(3. + 3*keep); n_t += len(keep)
+    n_img = int(np.ceil(n_t/3))
+    cond = rng.permutation(np.repeat(np.arange(1, n_img + 1), 3))[:n_t]
+    d = SessionDesign(tr, [n_vols]*n_runs, onsets, cond)
+    img_beta = rng.normal(1.5, 1., (n_img + 1, n_vox))
+    active = rng.uniform(size=n_vox) < 0.7
+    trial_beta = (img_beta[cond] + rng.normal(0, .4, (n_t, n_vox)))*active
+    hrf = rng.integers(0, len(lib), n_vox)
+    Y = np.zeros((d.n_vols, n_vox))
+    for h in np.unique(hrf):
+        v = hrf == h
+        Y[:, v] = trial_design(d, lib[h]) @ trial_beta[:, v]
+    T = d.n_vols
+    ar = np.zeros((T, 4)); e = rng.normal(size=(T, 4))
+    for i in range(T): ar[i] = (0.9*ar[i-1] if i else 0) + e[i]
+    Y += (ar/ar.std(0)) @ rng.normal(0, .6, (4, n_vox))
+    for r in range(n_runs):
+        rows = d.rows(r)
+        Y[rows] += drift_basis(n_vols, 2)*np.sqrt(n_vols) @ rng.normal(0, 1, (3, n_vox))
+    Y += rng.normal(0, noise, Y.shape)
+    base = rng.uniform(600, 1200, n_vox)
+    return ((base*(1 + Y/100)).astype(np.float32), d,
+            dict(trial_betas=trial_beta.astype(np.float32), hrf_index=hrf, active=active))
+
+# %% ../nbs/02_simulate.ipynb #df70e026
+def beta_recovery(est:np.ndarray,   # (n_trials, V) estimated betas
+                  true:np.ndarray,  # (n_trials, V) true betas
+                 )->np.ndarray:     # (V,) Pearson r over trials per voxel
+    "Per-voxel correlation of estimated with true single-trial betas."
+    return pearson(est, true, axis=0)
+
+# %% ../nbs/02_simulate.ipynb #d2cd6679
+def glm_accuracy(root:str|Path,     # simulated dataset (with its ground truth)
+                 subject:int,       # subject
+                 types:str='ABCD',  # which types
+                 roi:str='nsdgeneral',
+                 betas_root:str|Path|None=None, # where the GLM wrote its betas; None: `root`
+                )->pd.DataFrame:    # one row per type
+    """Recovery of the simulator's true single-trial betas and HRFs by each GLM type, read from the files. HRFs are
+    compared by time to peak (the GLM's library need not be the simulator's): r across voxels and median error."""
+    import nibabel as nib
+    lay, s = Layout(root), check_subject(subject)
+    if not lay.truth(s).exists(): raise ConfigError(f"{lay.truth(s)}: missing; accuracy needs a simulated dataset with ground truth")
+    mask = load_roi(root, s, roi)
+    with h5py.File(lay.truth(s)) as f:
+        bidx, tb, th = f['brain_index'][()], f['trial_betas'][()], f['hrf_index'][()]
+        tses = f['trial_session'][()]
+    col = np.searchsorted(bidx, np.flatnonzero(mask.ravel()))
+    broot = Path(betas_root or root)
+    stamp = json.loads(glm_stamp(broot, s).read_text()) if glm_stamp(broot, s).exists() else {}
+    est_peaks = np.asarray(stamp.get('hrf_peaks') or peak_times(glm_library()))
+    true_peaks = peak_times(hrf_library())[th[col]]
+    rows = []
+    for t in types:
+        files = find_sessions(broot, s, 'hdf5', kind=TYPES[t])
+        est = np.concatenate([session_betas(f, mask) for f in files])
+        true = tb[np.isin(tses, [session_number(f) for f in files])][:, col]
+        r = beta_recovery(est, true)
+        row = dict(type=t, folder=TYPES[t], median_r=float(np.median(r)), trials=len(est), voxels=len(col))
+        if t != 'A':
+            hi = np.stack([np.asarray(nib.load(f.parent/f.name.replace('betas_', 'HRFindex_').replace('.hdf5', '.nii.gz')).dataobj).ravel()[mask.ravel()] - 1
+                           for f in files])
+            chosen, true = est_peaks[hi].ravel(), np.broadcast_to(true_peaks, hi.shape).ravel()
+            row.update(hrf_peak_r=float(np.corrcoef(chosen, true)[0, 1]), hrf_peak_err=float(np.median(np.abs(chosen - true))))
+        else: row.update(hrf_peak_r=np.nan, hrf_peak_err=np.nan)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index('type')

@@ -8,13 +8,12 @@ import json
 from pathlib import Path
 import numpy as np, h5py
 from PIL import Image
+from .config import ConfigError, atomic_path, write_json, check_source, source_label
+from .regress import load_targets, load_predictions
+from .layout import RunLayout, image_file, image_index
 
 # %% auto #0
 __all__ = ['STAGE2_SIZE', 'save_png', 'stage1_images', 'read_index', 'read_images']
-
-# %% ../nbs/08_stage1.ipynb #f52761d4
-from .config import ConfigError, atomic_path, write_json, check_source, source_label
-from .regress import load_targets, load_predictions
 
 # %% ../nbs/08_stage1.ipynb #1f3d2f9f
 STAGE2_SIZE = 512    # Versatile Diffusion's resolution: stage 2 starts from the stage-1 image upsampled to it
@@ -35,28 +34,29 @@ def stage1_images(run_dir:str|Path,    # run folder
     "Decode a subject's predicted (or true) latents and save 64x64 and 512x512 PNGs, one per test image."
     from neuro_decode.vdvae import decode_latents
     from neuro_decode.nsd import load_prep
-    from neuro_decode.clip import vdvae_model
+    from neuro_decode.features import vdvae_model
     vdvae, src = vdvae_model(weights_dir, device)
-    sd = Path(run_dir)/f'sub-{subject:02d}'
+    sl = RunLayout(run_dir).subject(subject)
     if model == 'true':
-        ids = load_prep(sd/'prep.h5').test_ids
+        ids = load_prep(sl.prep).test_ids
         z = load_targets(run_dir, ids, k, expect=src)
     else:
         z, ids, target_src = load_predictions(run_dir, subject, model, k, post)
-        check_source(target_src, src, sd/f'pred_{model}_L{k}.h5',
+        check_source(target_src, src, sl.pred(model, k),
                      hint='decode with the VDVAE whose latents the regressor learned (same weights folder), or refit stage 1')
     imgs = decode_latents(vdvae, z, k, seed=seed, progress=progress)
-    out = sd/'images'/f'stage1_{model}_L{k}'
+    out = sl.images(model, k)
     for i, im in zip(ids, imgs):
-        save_png(im, out/f'{i:05d}.png')
-        save_png(np.asarray(Image.fromarray(im).resize((STAGE2_SIZE, STAGE2_SIZE), Image.BICUBIC)), out/f'{i:05d}_{STAGE2_SIZE}.png')
+        save_png(im, image_file(out, i))
+        save_png(np.asarray(Image.fromarray(im).resize((STAGE2_SIZE, STAGE2_SIZE), Image.BICUBIC)), image_file(out, i, f'_{STAGE2_SIZE}'))
     write_json(dict(subject=subject, model=model, k=k, stage=1, noise=0, ids=[int(i) for i in ids], seed=seed,
-                    post=None if model == 'true' else post, decoder=src, decoder_label=source_label(src)), out/'index.json')
+                    post=None if model == 'true' else post, decoder=src, decoder_label=source_label(src)), image_index(out))
     return out
 
+# %% ../nbs/08_stage1.ipynb #a9ecec29
 def read_index(folder:str|Path)->dict:
     "The `index.json` of an image folder (an error naming it when absent or unreadable)."
-    p = Path(folder)/'index.json'
+    p = image_index(folder)
     try: return json.loads(p.read_text())
     except (OSError, ValueError) as e: raise ConfigError(f"{p}: missing or unreadable ({type(e).__name__}); expected the index of an image folder") from None
 
@@ -64,7 +64,7 @@ def read_images(folder:str|Path, ids, size:str='')->np.ndarray:
     "Load saved PNGs of `ids` (`size`='_512' for the upsampled ones); an error names a missing one."
     out = []
     for i in ids:
-        p = Path(folder)/f'{int(i):05d}{size}.png'
+        p = image_file(folder, i, size)
         if not p.exists(): raise ConfigError(f"{p}: missing; expected one image per test id in {folder}")
         out.append(np.asarray(Image.open(p).convert('RGB')))
     return np.stack(out)

@@ -11,20 +11,19 @@ import numpy as np, torch
 from PIL import Image
 from tqdm import tqdm
 from .stats import pearson, two_way_identification
+from .config import (ConfigError, get_device, write_json, atomic_path, check_source, source_label, model_source,
+                                 bundled_dir, bundled_source, read_source, ProvenanceError, file_lock)
+from .layout import RunLayout, image_file, image_index
+from .vdvae import WeightsError
+from .features import (load_vd_encoders, ClipEncoders, vd_text_tokens, vd_image_tokens, VD_PARTS, VD_FOLDER, BUNDLED_VD,
+                               VD_ORIGIN, FeatureReader, _folder_files, VD_TEXT_TOKENS, VD_IMAGE_TOKENS)
 
 # %% auto #0
 __all__ = ['VD_STAGE2_PARTS', 'WEIGHT_NAMES', 'VD_LATENT_SIZE', 'CONVENTIONS', 'CLIP_ALPHAS', 'STAGE2_DEFAULTS',
            'accepts_encoder_mask', 'patch_dual_transformer', 'check_vd_folder', 'load_dual_unet', 'VD', 'load_vd',
            'vd_model', 'small_vd', 'set_mixing', 'ddim_scheduler', 'start_schedule', 'check_embeddings',
            'unconditional', 'image_seeds', 'to_model_size', 'denoise_step', 'stage2_sample', 'token_correlation',
-           'fit_clip_regressors', 'load_clip_predictions', 'add_image_noise', 'stage2_folder', 'run_stage2']
-
-# %% ../nbs/09_stage2.ipynb #0b32a9c9
-from .config import (ConfigError, get_device, write_json, atomic_path, check_source, source_label, model_source,
-                                 bundled_dir, bundled_source, read_source, ProvenanceError, file_lock)
-from .vdvae import WeightsError
-from .clip import (load_vd_encoders, ClipEncoders, vd_text_tokens, vd_image_tokens, VD_PARTS, VD_FOLDER, BUNDLED_VD,
-                               VD_ORIGIN, FeatureReader, _folder_files, VD_TEXT_TOKENS, VD_IMAGE_TOKENS)
+           'fit_clip_regressors', 'load_clip_predictions', 'add_image_noise', 'run_stage2']
 
 # %% ../nbs/09_stage2.ipynb #4d6893f1
 def _dual_transformer_class():
@@ -86,6 +85,7 @@ def check_vd_folder(folder:str|Path)->Path:
                            f"{', '.join(VD_PARTS + VD_STAGE2_PARTS)} and text_unet (or an image_unet saved with dual attention)")
     return folder
 
+# %% ../nbs/09_stage2.ipynb #1f64a506
 def _to_dual_keys(sd:dict, which:int)->dict:
     "Rename an ordinary UNet's attention keys to those of transformer `which` (0 image, 1 text) of the dual UNet."
     import re
@@ -138,6 +138,7 @@ class VD:
         n = sum(p.numel() for p in self.unet.parameters())/1e6
         return f"VD({source_label(self.source)}: {self.size}px, UNet {n:.1f}M parameters, embeddings D={self.dim})"
 
+# %% ../nbs/09_stage2.ipynb #cbcf18ae
 def load_vd(folder:str|Path, device:str|None=None, kind:str='real', source:dict|None=None)->VD:
     "A Versatile Diffusion from a folder in diffusers' layout (checked first); the patch of issue 13651 is applied."
     from diffusers import AutoencoderKL
@@ -248,6 +249,7 @@ def denoise_step(vd:VD, sched, z:torch.Tensor, # (n, 4, h, w) latents at timeste
     e_u, e_c = e.chunk(2)
     return sched.step(e_u + guidance*(e_c - e_u), t, z.float(), eta=0.0).prev_sample
 
+# %% ../nbs/09_stage2.ipynb #8d498b7e
 @torch.no_grad()
 def stage2_sample(vd:VD,
                   init:np.ndarray,            # (n, H, W, 3) uint8 start images (stage-1 images, or grey)
@@ -291,6 +293,7 @@ def token_correlation(pred:np.ndarray, true:np.ndarray)->float:
     "Mean over images and tokens of the correlation of a predicted token with the true one (over its D values)."
     return float(pearson(pred, true).mean())
 
+# %% ../nbs/09_stage2.ipynb #8dce6194
 def fit_clip_regressors(run_dir:str|Path, subject:int,
                         alpha_text:float=CLIP_ALPHAS['text'], alpha_vision:float=CLIP_ALPHAS['vision'],
                         seed:int=0, device:str|None=None, block:int=8192, progress:bool=False)->dict: # scores
@@ -299,22 +302,21 @@ def fit_clip_regressors(run_dir:str|Path, subject:int,
     from neuro_decode.nsd import load_prep
     from neuro_decode.regress import (ridge_smoother, ridge_stream, validation_split, restandardize,
                                       _TargetBlocks, POSTS)
-    rd, s = Path(run_dir), int(subject)
-    sd = rd/f'sub-{s:02d}'
-    prep = load_prep(sd/'prep.h5')
+    run, s = RunLayout(run_dir), int(subject)
+    sl = run.subject(s)
+    prep = load_prep(sl.prep)
     Xtr, Xte = prep.train_betas, prep.test_betas
     va, tr = validation_split(len(Xtr), 0.1, seed)
     scores = dict(subject=s, n_train=len(Xtr), n_test=len(Xte))
-    from neuro_decode.nsd import prep_info
-    kinds = (('text', alpha_text),) if prep_info(sd/'prep.h5')['captions'] else ()
-    if not kinds: (sd/'pred_clip_text.h5').unlink(missing_ok=True)      # prepared without captions: no text, not even an old file
+    kinds = (('text', alpha_text),) if sl.info()['captions'] else ()
+    if not kinds: sl.clip_pred('text').unlink(missing_ok=True)      # prepared without captions: no text, not even an old file
     for kind, alpha in kinds + (('vision', alpha_vision),):
-        reader = FeatureReader(rd/'features'/f'clip_{kind}.h5')
+        reader = FeatureReader(run.clip_features(kind))
         shape = reader.shape[1:]
         H_val, H_te = ridge_smoother(Xtr[tr], Xtr[va], alpha, device), ridge_smoother(Xtr, Xte, alpha, device)
         o_val, o_te = ridge_stream([(H_val, tr), (H_te, np.arange(len(Xtr)))], _TargetBlocks(reader, prep.train_ids), block, progress)
         pred, vp = o_te['pred'], o_val['pred']
-        with atomic_path(sd/f'pred_clip_{kind}.h5') as tmp, h5py.File(tmp, 'w') as f:
+        with atomic_path(sl.clip_pred(kind)) as tmp, h5py.File(tmp, 'w') as f:
             f['pred'] = pred.reshape(len(Xte), *shape); f['ids'] = prep.test_ids
             f['target_mean'], f['target_std'] = o_te['target_mean'], o_te['target_std']
             f['val_pred_mean'], f['val_pred_std'] = vp.mean(0), vp.std(0)
@@ -325,16 +327,17 @@ def fit_clip_regressors(run_dir:str|Path, subject:int,
             scores[f'{kind}_token_r_{post}'] = token_correlation(p.reshape(len(p), *shape), true.reshape(len(true), *shape))
             scores[f'{kind}_ident_{post}'] = float(two_way_identification(p, true).mean())
         scores[f'{kind}_alpha'] = alpha
-    write_json(scores, sd/'clip_scores.json')
+    write_json(scores, sl.clip_scores)
     return scores
 
+# %% ../nbs/09_stage2.ipynb #f7cf2bd5
 def load_clip_predictions(run_dir:str|Path, subject:int, kind:str, post:str='test')->tuple: # (embeddings (n, T, D), ids, record)
     "Predicted text or vision embeddings of a subject's test images, post-processed as asked."
     import h5py
     from neuro_decode.regress import restandardize, POSTS
     if kind not in ('text', 'vision'): raise ConfigError(f"kind {kind!r}: expected 'text' or 'vision'")
     if post not in POSTS: raise ConfigError(f"post {post!r}: expected one of {list(POSTS)}")
-    p = Path(run_dir)/f'sub-{int(subject):02d}'/f'pred_clip_{kind}.h5'
+    p = RunLayout(run_dir).subject(subject).clip_pred(kind)
     if not p.exists(): raise ConfigError(f"{p}: missing; fit the CLIP regressors first (09_stage2: fit_clip_regressors)")
     try:
         with h5py.File(p, 'r') as f:
@@ -360,12 +363,7 @@ def add_image_noise(images:np.ndarray,   # (n, H, W, 3) uint8
 
 STAGE2_DEFAULTS = dict(strength=0.75, steps=50, guidance=7.5, text_strength=0.4, convention='brain-diffuser', post='test')
 
-def stage2_folder(run_dir:str|Path, subject:int, model:str|None, k:int|None, noise:float=0)->Path:
-    "Where a subject's stage-2 images of a model (None: the neutral-start 'clip_only' run) go."
-    base = Path(run_dir)/f'sub-{int(subject):02d}'/'images'
-    if model is None: return base/'stage2_clip_only'
-    return base/(f'stage2_{model}_L{k}' if not noise else f'noise_{model}_L{k}_A{noise:g}')
-
+# %% ../nbs/09_stage2.ipynb #6ffb24ac
 def run_stage2(run_dir:str|Path, subject:int,
                model:str|None='gru',        # stage-1 model whose images start stage 2; None: a neutral mid-grey start
                k:int=15,                    # its VDVAE layers
@@ -383,44 +381,44 @@ def run_stage2(run_dir:str|Path, subject:int,
     vd = vd or vd_model(weights_dir, device)
     batch = batch or (32 if vd.size <= 64 else 8)
     rd, s = Path(run_dir), int(subject)
+    sl = RunLayout(rd).subject(s)
     vision, ids, vsrc = load_clip_predictions(rd, s, 'vision', p['post'])
     hint = 'use the VD whose CLIP encoders made the run\'s features (same weights folder), or recompute the features'
-    check_source(vsrc, vd.clip_source, rd/f'sub-{s:02d}'/'pred_clip_vision.h5', hint)
-    from neuro_decode.nsd import prep_info
-    if prep_info(rd/f'sub-{s:02d}'/'prep.h5')['captions']:
+    check_source(vsrc, vd.clip_source, sl.clip_pred('vision'), hint)
+    if sl.info()['captions']:
         text, ids_t, tsrc = load_clip_predictions(rd, s, 'text', p['post'])
-        if not np.array_equal(ids, ids_t): raise ConfigError(f"{rd/f'sub-{s:02d}'}: text and vision predictions are for different images")
-        check_source(tsrc, vd.clip_source, rd/f'sub-{s:02d}'/'pred_clip_text.h5', hint)
+        if not np.array_equal(ids, ids_t): raise ConfigError(f"{sl.dir}: text and vision predictions are for different images")
+        check_source(tsrc, vd.clip_source, sl.clip_pred('text'), hint)
     else:                                            # prepared without captions: image guidance only
         text = unconditional(vd)[0].numpy().repeat(len(ids), 0); p['text_strength'] = 0.0
     check_embeddings(vd, text[:1], vision[:1])
     if model is None:
         init, s1 = np.full((len(ids), vd.size, vd.size, 3), 127, np.uint8), None
     else:
-        f1 = rd/f'sub-{s:02d}'/'images'/f'stage1_{model}_L{k}'
+        f1 = sl.images(model, k)
         s1 = read_index(f1)
         if [int(i) for i in s1['ids']] != [int(i) for i in ids]: raise ConfigError(f"{f1}: images for other test ids than the CLIP predictions")
         init = to_model_size(read_images(f1, ids), vd.size)
     seeds = image_seeds(ids, seed)
     init = add_image_noise(init, noise, seeds)
-    out = stage2_folder(rd, s, model, k, noise)
+    out = sl.images(model, k, stage=2, noise=noise)
     index = dict(subject=s, model=model if model is not None else 'clip_only', k=k if model is not None else None,
                  stage=2, noise=float(noise), init='stage1' if model is not None else 'grey', seed=seed, ids=[int(i) for i in ids],
                  size=vd.size, **p, vd=vd.source, vd_label=source_label(vd.source), clip=vd.clip_source,
-                 stage1=None if s1 is None else dict(folder=f'images/stage1_{model}_L{k}', decoder=s1.get('decoder'), post=s1.get('post')))
+                 stage1=None if s1 is None else dict(folder=str(f1.relative_to(sl.dir)), decoder=s1.get('decoder'), post=s1.get('post')))
     with file_lock(out):                             # one writer per folder, whichever step or notebook asks
-        try: same = json.loads((out/'index.json').read_text()) == json.loads(json.dumps(index))
+        try: same = json.loads(image_index(out).read_text()) == json.loads(json.dumps(index))
         except (OSError, ValueError): same = False
         if not same:
             for f in out.glob('*.png'): f.unlink()
-            write_json(index, out/'index.json')
-        todo = [j for j, i in enumerate(ids) if not (out/f'{int(i):05d}.png').exists()]
+            write_json(index, image_index(out))
+        todo = [j for j, i in enumerate(ids) if not image_file(out, i).exists()]
         bar = tqdm(total=len(ids), initial=len(ids) - len(todo), desc=f'stage 2 {out.name}', disable=not progress)
         for b in range(0, len(todo), batch):
             j = np.array(todo[b:b + batch])
             imgs = stage2_sample(vd, init[j], text[j], vision[j], seeds[j], p['strength'], p['steps'], p['guidance'],
                                  p['text_strength'], p['convention'], batch)
-            for jj, im in zip(j, imgs): save_png(im, out/f'{int(ids[jj]):05d}.png')
+            for jj, im in zip(j, imgs): save_png(im, image_file(out, ids[jj]))
             bar.update(len(j))
         bar.close()
     return out

@@ -117,12 +117,14 @@ class Encoder(nn.Module):
             acts[x.shape[2]] = x
         return acts
 
+# %% ../nbs/05_vdvae.ipynb #b28708f4
 def _gauss_sample(m, logs, gen=None):
     return m + torch.exp(logs)*torch.randn(m.shape, generator=gen, device=m.device, dtype=m.dtype)
 
 def _gauss_kl(m1, m2, logs1, logs2):
     return -0.5 + logs2 - logs1 + 0.5*(torch.exp(2*logs1) + (m1 - m2)**2)/torch.exp(2*logs2)
 
+# %% ../nbs/05_vdvae.ipynb #8e68009c
 class DecBlock(nn.Module):
     "One stochastic decoder layer: prior and posterior over a (zdim, res, res) latent, then a feature update."
     def __init__(self, cfg:VDVAEConfig, res:int, mixin:int|None, n_blocks:int):
@@ -162,6 +164,7 @@ class DecBlock(nn.Module):
         xs[self.base] = x
         return xs, z, kl
 
+# %% ../nbs/05_vdvae.ipynb #05ab6fce
 class DmolNet(nn.Module):
     "Output layer: a discretised mixture of logistics per pixel (its parameters, from the last features)."
     def __init__(self, cfg:VDVAEConfig):
@@ -198,6 +201,7 @@ class Decoder(nn.Module):
         h = xs[self.cfg.image_size]*self.gain + self.bias if len(zs) == len(self.dec_blocks) else None
         return h, zs, kls
 
+# %% ../nbs/05_vdvae.ipynb #c43dfc5d
 class VDVAE(nn.Module):
     "A VDVAE (encoder + decoder) with openai's parameter names."
     def __init__(self, cfg:VDVAEConfig=IMAGENET64):
@@ -234,6 +238,7 @@ def split_latents(flat:torch.Tensor|np.ndarray, # (N, D) latents of the first K 
         n = int(np.prod(s)); out.append(flat[:, i:i+n].reshape(len(flat), *s)); i += n
     return out
 
+# %% ../nbs/05_vdvae.ipynb #aba2dfb7
 @torch.no_grad()
 def encode_latents(model:VDVAE,            # the VDVAE
                    images:np.ndarray,      # (N, H, W, 3) uint8
@@ -273,6 +278,7 @@ def _dmol_image(params:torch.Tensor, n_mix:int, sample:bool=False, gen=None)->to
     x2 = (m[..., 2] + c[..., 1]*x0 + c[..., 2]*x1).clamp(-1, 1)
     return torch.stack([x0, x1, x2], -1)
 
+# %% ../nbs/05_vdvae.ipynb #9b5010ec
 @torch.no_grad()
 def decode_latents(model:VDVAE,                 # the VDVAE
                    latents:np.ndarray|torch.Tensor, # (N, latent_dim(cfg, k)) latents of the first k blocks
@@ -348,6 +354,7 @@ def _check_state(sd:dict, model:nn.Module, path:Path):
         raise WeightsError(f"{path}: does not match the VDVAE configuration ({len(missing)} missing keys, e.g. {missing[:2]}; "
                            f"{len(extra)} unexpected, e.g. {extra[:2]}; {len(bad)} shape mismatches, e.g. {bad[:2]})")
 
+# %% ../nbs/05_vdvae.ipynb #f536c33c
 def load_vdvae(path:str|Path,                # openai's .th checkpoint, or our .safetensors (config .json beside it)
                cfg:VDVAEConfig|None=None,    # configuration; IMAGENET64 for .th, the JSON for .safetensors
                device:str|None=None)->VDVAE:

@@ -12,7 +12,7 @@ def tiny_root(tmp_path_factory):
     """A tiny simulated NSD (subjects 1 and 7) with its GLM betas inside it, as NSD ships its betas (asked for by name:
     `into_dataset`); read-only by convention: copy it before damaging it."""
     from neuro_decode.simulate import simulate_nsd
-    from neuro_decode.glm import glm_subject
+    from neuro_decode.nsd import glm_subject
     root = simulate_nsd(tmp_path_factory.mktemp('sim')/'tiny', 'tiny', seed=0, progress=False)
     for s in (1, 7): glm_subject(root, s, out_root=root, into_dataset=True, progress=False)
     return root

@@ -4,7 +4,7 @@ import numpy as np, pytest, torch
 from neuro_decode.config import ConfigError
 from neuro_decode.bundled import bundled_dir, bundled_path, sha256, scene_pairs, ssim_grey
 from neuro_decode.vdvae import load_vdvae, reconstruct, latent_dim, sample_images
-from neuro_decode.clip import load_vd_encoders, load_eval_clip, eval_image_embeddings, preprocess_clip, vd_image_tokens, vd_text_tokens
+from neuro_decode.features import load_vd_encoders, load_eval_clip, eval_image_embeddings, preprocess_clip, vd_image_tokens, vd_text_tokens
 
 HELDOUT_SEED = 98765          # scenes never used in training (training seeds: 1234, 2345, 3456; held-out 1235, 4567)
 MIN_SSIM = 0.25               # small VDVAE reconstructions: measured median 0.32 on 100 held-out scenes (90_train_small_models)

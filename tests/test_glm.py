@@ -5,9 +5,10 @@ from neuro_decode.config import ConfigError
 from neuro_decode.nsd import Layout, write_nifti
 from neuro_decode.simulate import TR
 from neuro_decode.nsd import NSDFormatError
-from neuro_decode.glm import (glm_subject, glm_accuracy, glm_stamp, glm_done, fit_glm, fit_voxel_loop, toy_session,
-                              beta_recovery, load_session, GLMInputError, SessionDesign, TYPES,
-                              tail_threshold, noise_pool, pc_voxels)
+from neuro_decode.glm import (fit_glm, fit_voxel_loop, GLMInputError, SessionDesign, TYPES, tail_threshold, noise_pool,
+                              pc_voxels)
+from neuro_decode.nsd import glm_subject, glm_stamp, glm_done, load_session
+from neuro_decode.simulate import toy_session, beta_recovery, glm_accuracy
 
 def test_d_beats_a_and_hrfs_are_recovered(tiny_root):
     for s in (1, 7):

@@ -138,7 +138,7 @@ def test_openai_clip_is_built_with_quickgelu_and_recognised_by_content(tmp_path)
     import open_clip
     from open_clip.model import build_model_from_openai_state_dict
     from safetensors.torch import save_file
-    from neuro_decode.clip import load_eval_clip
+    from neuro_decode.features import load_eval_clip
     torch.manual_seed(0)                                                  # weights exact in float16: open_clip's builder stores them so
     sd = {k: v.half().float().contiguous() for k, v in open_clip.create_model('ViT-L-14-quickgelu').state_dict().items()}
     (tmp_path/'metrics').mkdir(); p = tmp_path/'metrics'/NET_METRICS['clip'].file
@@ -156,7 +156,7 @@ def test_openai_clip_is_built_with_quickgelu_and_recognised_by_content(tmp_path)
     assert np.abs(g - r).max() > 1e-3                                     # the wrong activation would not pass this test
 
 def test_eval_clip_file_recognised_by_content_not_suffix(tmp_path):
-    from neuro_decode.clip import load_eval_clip, read_state_dict
+    from neuro_decode.features import load_eval_clip, read_state_dict
     from neuro_decode.config import bundled_path
     sd = read_state_dict(bundled_path('eval_clip_small.safetensors'))
     torch.save(sd, tmp_path/'small.pt')                                   # the bundled model as a torch file

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np, h5py, pytest
 from neuro_decode.config import ConfigError
 from neuro_decode.nsd import (prepare_subject, load_prep, Layout, NSDFormatError, load_expdesign, find_sessions, parse_sessions)
-from neuro_decode.glm import glm_subject, glm_done, GLMInputError
+from neuro_decode.nsd import glm_subject, glm_done
+from neuro_decode.glm import GLMInputError
 from conftest import ROOT
 
 BIN = Path(sys.executable).parent

@@ -1,4 +1,4 @@
-"""The runner (14_run) as a user runs it: a whole tiny run with papermill, resume, a damaged intermediate file,
+"""The runner (15_run) as a user runs it: a whole tiny run with papermill, resume, a damaged intermediate file,
 an interrupted run (SIGKILL), and the Dask backend against the local one."""
 import json, os, signal, subprocess, sys, time, shutil
 from pathlib import Path
@@ -63,7 +63,7 @@ def test_damaged_file_is_recomputed_with_everything_downstream(full, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     t = log(rd).set_index('node')
     assert t.loc['04_nsd_sub-07', 'status'] == 'done' and 'prep.h5 damaged or changed (checksum)' in t.loc['04_nsd_sub-07', 'note']
-    assert t.loc['06_clip_L15', 'status'] == 'done' and t.loc['07_regress_sub-07_ridge+gru_abl-cnn+transformer_L15', 'status'] == 'done'
+    assert t.loc['06_features_L15', 'status'] == 'done' and t.loc['07_regress_sub-07_ridge+gru_abl-cnn+transformer_L15', 'status'] == 'done'
     assert t.loc['04_nsd_sub-01', 'status'] == 'up to date' and t.loc['03_glm_sub-07', 'status'] == 'up to date'
 
 @pytest.fixture(scope='module')

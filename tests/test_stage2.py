@@ -6,8 +6,8 @@ from neuro_decode.config import bundled_dir, ProvenanceError, bundled_path, writ
 from neuro_decode.vdvae import WeightsError
 from neuro_decode.stage2 import (vd_model, load_vd, stage2_sample, start_schedule, ddim_scheduler, check_embeddings, image_seeds,
                                  accepts_encoder_mask, _dual_transformer_class, patch_dual_transformer, run_stage2, fit_clip_regressors,
-                                 stage2_folder, check_vd_folder, load_clip_predictions)
-from neuro_decode.clip import VD_PARTS, VD_FOLDER
+                                 check_vd_folder, load_clip_predictions)
+from neuro_decode.features import VD_PARTS, VD_FOLDER
 
 @pytest.fixture(scope='module')
 def vd():
@@ -92,7 +92,7 @@ def test_small_vd_does_what_the_paper_relies_on(vd):
     """On held-out scenes: samples from true embeddings land nearest their own scene (eval CLIP), and starting from
     the stage-1 image beats starting from grey, in SSIM and in eval-CLIP identification."""
     from neuro_decode.bundled import scene_pairs
-    from neuro_decode.clip import text_embeddings, vision_embeddings, load_eval_clip, eval_image_embeddings, vdvae_model
+    from neuro_decode.features import text_embeddings, vision_embeddings, load_eval_clip, eval_image_embeddings, vdvae_model
     from neuro_decode.vdvae import encode_latents, decode_latents
     from neuro_decode.metrics import ssim
     from neuro_decode.stats import two_way_identification
@@ -113,7 +113,7 @@ def test_small_vd_does_what_the_paper_relies_on(vd):
 
 def test_subject_run_resumes_and_refuses_another_vd(tiny_root, tmp_path, monkeypatch):
     from neuro_decode.nsd import prepare_subject
-    from neuro_decode.clip import extract_features
+    from neuro_decode.features import extract_features
     from neuro_decode.regress import fit_stage1
     from neuro_decode.stage1 import stage1_images
     rd = tmp_path/'run'
@@ -206,7 +206,7 @@ def test_a_versatile_diffusion_folder_written_by_diffusers(tmp_path):
 
 def test_without_captions_stage2_is_guided_by_images_only(tiny_root, tmp_path):
     from neuro_decode.nsd import prepare_subject
-    from neuro_decode.clip import extract_features
+    from neuro_decode.features import extract_features
     from neuro_decode.regress import fit_stage1
     from neuro_decode.stage1 import stage1_images
     rd = tmp_path/'run'

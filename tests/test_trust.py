@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np, h5py, pytest, torch
 from neuro_decode.config import ProvenanceError, bundled_dir, write_manifest, read_source, sha256
 from neuro_decode.nsd import prepare_subject, load_prep, read_stimuli, Layout
-from neuro_decode.clip import extract_features, FeatureReader, vdvae_model
+from neuro_decode.features import extract_features, FeatureReader, vdvae_model
 from neuro_decode.vdvae import WeightsError, save_vdvae, VDVAE_CHECKPOINT
 from neuro_decode.regress import (fit_stage1, load_predictions, load_targets, restandardize, TrainConfig, latent_scores,
                                   _epochs, GRURegressor)
@@ -122,7 +122,7 @@ def test_vd_embeddings_equal_diffusers():
     import types
     from PIL import Image
     from diffusers.pipelines.deprecated.versatile_diffusion.pipeline_versatile_diffusion_dual_guided import VersatileDiffusionDualGuidedPipeline as P
-    from neuro_decode.clip import vd_encoders, vd_text_tokens, vd_image_tokens
+    from neuro_decode.features import vd_encoders, vd_text_tokens, vd_image_tokens
     from neuro_decode.bundled import scene_pairs
     enc, _ = vd_encoders(device='cpu')
     stub = types.SimpleNamespace(tokenizer=enc.tokenizer, text_encoder=enc.text, image_encoder=enc.vision,
@@ -152,7 +152,7 @@ def test_fractional_ridge_reaches_the_fractions():
         np.testing.assert_allclose(beta, ref[:, j], rtol=1e-2, atol=1e-3*np.abs(ref).max())
 
 def test_reader_and_glm_never_import_the_simulator():
-    code = ("import sys, neuro_decode.nsd, neuro_decode.glm, neuro_decode.regress, neuro_decode.clip, neuro_decode.stage1, "
+    code = ("import sys, neuro_decode.nsd, neuro_decode.glm, neuro_decode.regress, neuro_decode.features, neuro_decode.stage1, "
             "neuro_decode.vdvae; print('neuro_decode.simulate' in sys.modules)")
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == 'False'

@@ -37,6 +37,8 @@ class RunLayout:
     def executed(self, node:str)->Path: return self.root/'executed'/f'{node}.ipynb'
     @property
     def run_log(self)->Path: return self.root/'run_log.csv'
+    @property
+    def slurm(self)->Path: return self.root/'slurm'          # SLURM job scripts (--array) and the jobs' logs
 
 # %% ../nbs/00b_layout.ipynb #94d0dfc5
 SUBJECT_DIR = 'sub-{:02d}'            # a subject's folder in a run (BIDS-like)

@@ -23,7 +23,7 @@ def gather(run_dir:str|Path)->dict:
     from neuro_decode.metrics import read_metrics
     rd = Path(run_dir); run = RunLayout(rd)
     if not rd.is_dir(): raise ConfigError(f"{rd}: not a run folder; expected a folder with sub-0N/ outputs")
-    out = {'subjects': run.subjects()}
+    out = {'subjects': [s for s in run.subjects() if run.subject(s).all_scores() or run.subject(s).metrics.exists()]}  # not those only prepared (a simulated world's features need every subject's images)
     try: out['stage1'] = stage1_table(rd)
     except ConfigError: pass
     for name, files in (('metrics', 'metrics'), ('tests', 'metric_tests'), ('noise', 'noise_tables'), ('rsa', 'rsa'),

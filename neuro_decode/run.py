@@ -13,9 +13,10 @@ from .layout import RunLayout, STEP_OUTPUTS, SUBJECT_DIR
 from .hrf import DRIFT_PERIOD
 
 # %% auto #0
-__all__ = ['STEPS', 'PAPER_NOISE', 'KERNEL_ARGS', 'THREAD_VARS', 'StepError', 'Step', 'Node', 'Request', 'plan', 'node_outputs',
-           'stamp_path', 'stamp_status', 'write_stamp', 'without_demos', 'execute_node', 'LocalBackend', 'DaskBackend',
-           'notebooks_dir', 'stage1_summary', 'node_params', 'check_request', 'run_pipeline', 'cli_parser', 'main']
+__all__ = ['STEPS', 'PAPER_NOISE', 'KERNEL_ARGS', 'THREAD_VARS', 'BACKENDS', 'StepError', 'Step', 'Node', 'Request', 'graph',
+           'plan', 'node_outputs', 'stamp_path', 'stamp_status', 'write_stamp', 'without_demos', 'failing_cell',
+           'execute_node', 'available_cores', 'LocalBackend', 'DaskBackend', 'notebooks_dir', 'stage1_summary',
+           'node_params', 'check_request', 'run_pipeline', 'run_command', 'cli_parser', 'main']
 
 # %% ../nbs/15_run.ipynb #2e172283
 class StepError(RuntimeError):
@@ -85,11 +86,13 @@ class Request:
     captions:bool = True            # False: prepare without COCO captions (stage 2 guided by image embeddings only)
     float16:bool = False            # features stored as float16 (half the disk)
     stand_ins:bool|None = None      # bundled stand-in metric networks; None: only without real weights
+    only_subject:int|None = None    # run only this subject's nodes (a SLURM array task); all `subjects` still shape the graph
+    def __post_init__(self):        # whole amplitudes as ints, however they were typed: the same parameters, the same stamps
+        object.__setattr__(self, 'noise', tuple(int(x) if float(x).is_integer() else float(x) for x in self.noise))
 
 # %% ../nbs/15_run.ipynb #7f3b6441
-def plan(cfg:Config, req:Request)->list: # nodes in an executable order
-    "The graph of nodes for a request: shared steps once, per-subject steps fanned out, dependencies between them."
-    from neuro_decode.nsd import format_sessions
+def _check_plan(cfg:Config, req:Request)->list: # the subjects
+    "The request's subjects, models, steps and layers checked against the preset: a `ConfigError` saying what is wrong."
     subs = [check_subject(s) for s in req.subjects]
     if not subs: raise ConfigError('no subjects: expected at least one')
     check_models(req.models or ())
@@ -99,8 +102,15 @@ def plan(cfg:Config, req:Request)->list: # nodes in an executable order
     if cfg.preset.simulated:
         missing = [s for s in subs if s not in cfg.preset.subjects]
         if missing: raise ConfigError(f"unknown subjects {missing}: preset {cfg.preset.name!r} simulates {list(cfg.preset.subjects)}")
-    want = set(req.steps or STEPS)
-    if not cfg.preset.simulated: want -= {'simulate', 'glm'}         # real NSD comes with its betas
+    if req.only_subject is not None and req.only_subject not in subs:
+        raise ConfigError(f"only subject {req.only_subject}: expected one of the run's subjects {subs}")
+    return subs
+
+def graph(cfg:Config, req:Request)->list: # every node of the request, in an executable order
+    "The whole graph of a request: shared steps once, per-subject steps fanned out, dependencies between them (whatever `steps` and `only_subject` select)."
+    from neuro_decode.nsd import format_sessions
+    subs = _check_plan(cfg, req)
+    want = set(STEPS) - (set() if cfg.preset.simulated else {'simulate', 'glm'})   # real NSD comes with its betas
     first = subs[0]
     nodes, by = [], {}
     def add(name, s, params, deps):
@@ -141,6 +151,11 @@ def plan(cfg:Config, req:Request)->list: # nodes in an executable order
     dup = {i for i in ids if ids.count(i) > 1}
     if dup: raise ConfigError(f"two nodes with the same name {sorted(dup)}")
     return nodes
+
+def plan(cfg:Config, req:Request)->list: # the nodes to run, in an executable order
+    "The nodes a request runs: its graph's nodes of the chosen `steps` (and of `only_subject`); the nodes they need outside that choice are taken as done, and their stamps must exist."
+    want = set(req.steps or STEPS)
+    return [n for n in graph(cfg, req) if n.step.name in want and (req.only_subject is None or n.subject == req.only_subject)]
 
 # %% ../nbs/15_run.ipynb #3352e2e6
 def _roots(cfg:Config, run_dir:Path)->dict:
@@ -225,10 +240,18 @@ def without_demos(src:Path, dst:Path, note:str)->Path:
     dst.write_text(json.dumps(nb))
     return dst
 
+def failing_cell(executed:Path)->str|None:
+    "Where an executed notebook failed, as a reader finds it in the file papermill wrote: 'cell 7 (In [5])', cells counted from 1."
+    try: cells = json.loads(Path(executed).read_text())['cells']
+    except (OSError, ValueError, KeyError): return None
+    return next((f"cell {i+1} (In [{c.get('execution_count')}])" for i, c in enumerate(cells)
+                 if any(o.get('output_type') == 'error' for o in c.get('outputs', []))), None)
+
 def execute_node(spec:dict)->dict:
     "Run one node's notebook with papermill (in whichever process this is); return what happened."
     import papermill as pm, os, warnings
-    t0 = time.time()
+    t0, env = time.time(), os.environ
+    job = f"{env['SLURM_ARRAY_JOB_ID']}_{env.get('SLURM_ARRAY_TASK_ID')}" if env.get('SLURM_ARRAY_JOB_ID') else env.get('SLURM_JOB_ID')
     src, out = Path(spec['notebook']), Path(spec['executed'])
     out.parent.mkdir(parents=True, exist_ok=True)
     if spec.get('demo_note'):                       # demos run in one subject's notebook per run, not in every subject's
@@ -240,21 +263,28 @@ def execute_node(spec:dict)->dict:
             warnings.simplefilter('ignore')
             pm.execute_notebook(str(src), str(out), parameters=params, cwd=str(src.parent), progress_bar=False,
                                 kernel_name='python3', log_output=False, extra_arguments=KERNEL_ARGS)
-        return dict(id=spec['id'], ok=True, seconds=time.time() - t0)
+        return dict(id=spec['id'], ok=True, seconds=time.time() - t0, job=job)
     except Exception as e:
-        cell, err = getattr(e, 'cell_index', None), f"{getattr(e, 'ename', type(e).__name__)}: {str(getattr(e, 'evalue', e)).strip().splitlines()[-1] if str(getattr(e, 'evalue', e)).strip() else ''}"
-        return dict(id=spec['id'], ok=False, seconds=time.time() - t0, error=err[:400], cell=cell, executed=str(out))
+        cell, err = failing_cell(out), f"{getattr(e, 'ename', type(e).__name__)}: {str(getattr(e, 'evalue', e)).strip().splitlines()[-1] if str(getattr(e, 'evalue', e)).strip() else ''}"
+        return dict(id=spec['id'], ok=False, seconds=time.time() - t0, error=err[:400], cell=cell, executed=str(out), job=job)
     finally:
         if spec.get('demo_note'): src.unlink(missing_ok=True)
 
 # %% ../nbs/15_run.ipynb #998bbb86
 THREAD_VARS = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS')
 
+def available_cores()->int:
+    "The cores this process may use: its SLURM allocation, else its CPU affinity, else the machine's."
+    import os
+    if os.environ.get('SLURM_CPUS_PER_TASK', '').isdigit(): return int(os.environ['SLURM_CPUS_PER_TASK'])
+    try: return len(os.sched_getaffinity(0))
+    except AttributeError: return os.cpu_count() or 1
+
 class LocalBackend:
     "A process pool of `workers` processes, threads per worker set so the cores are not oversubscribed."
     def __init__(self, workers:int|None=None):
         import os, concurrent.futures as cf, multiprocessing as mp
-        cores = os.cpu_count() or 1
+        cores = available_cores()
         self.workers = max(1, min(workers or cores, cores))
         for v in THREAD_VARS: os.environ[v] = str(max(1, cores//self.workers))
         self.pool = cf.ProcessPoolExecutor(self.workers, mp_context=mp.get_context('spawn'))
@@ -264,6 +294,7 @@ class LocalBackend:
     def wait_any(self, futures):
         import concurrent.futures as cf
         return cf.wait(futures, return_when=cf.FIRST_COMPLETED).done
+    def result(self, f)->dict: return f.result()
     def close(self): self.pool.shutdown(wait=True, cancel_futures=True)
     def __repr__(self): return f"local process pool, {self.workers} workers"
 
@@ -278,7 +309,7 @@ class DaskBackend:
             except (OSError, TimeoutError) as e: raise ConfigError(f"Dask scheduler {scheduler}: unreachable ({e}); expected a running `dask scheduler`") from None
             self.cluster, self.workers = None, len(self.client.scheduler_info()['workers'])
         else:
-            cores = os.cpu_count() or 1
+            cores = available_cores()
             self.workers = max(1, min(workers or cores, cores))
             for v in THREAD_VARS: os.environ[v] = str(max(1, cores//self.workers))
             self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None)
@@ -289,6 +320,7 @@ class DaskBackend:
     def wait_any(self, futures):
         from dask.distributed import wait
         return wait(list(futures), return_when='FIRST_COMPLETED').done
+    def result(self, f)->dict: return f.result()
     def close(self):
         self.client.close()
         if self.cluster is not None: self.cluster.close()
@@ -369,11 +401,14 @@ def _given_digests(nodes:list, run_dir:Path)->dict:
 # %% ../nbs/15_run.ipynb #28863da2
 class _Walk:
     "The state of a run walking its graph: which nodes are pending, running and finished, and one row per finished node."
-    def __init__(self, cfg:Config, nodes:list, nbs:Path, log):
+    def __init__(self, cfg:Config, nodes:list, nbs:Path, log, whole:list|None=None): # whole: the request's graph (demo notes)
         self.cfg, self.nodes, self.nbs, self.log, self.be, self.bar = cfg, nodes, nbs, log, None, None
-        self.rd, self.demo_note = cfg.run_dir, _demo_notes(cfg, nodes)
+        self.rd, self.demo_note = cfg.run_dir, _demo_notes(cfg, whole or nodes)
         self.digests, self.status, self.rows = _given_digests(nodes, cfg.run_dir), {}, {}
         self.pending, self.running, self.t0 = list(nodes), {}, time.time()
+        ids = {n.id for n in nodes}
+        for d in (d for n in nodes for d in n.deps if d.id not in ids):     # needed but not run here: done before, or missing
+            self.status[d.id] = 'up to date' if self.digests.get(d.id) else 'missing'
 
     def finish(self, n:Node, status:str, seconds:float=0., note:str=''):
         self.status[n.id] = status; self.bar.update(1)
@@ -385,6 +420,9 @@ class _Walk:
             dep_state = [self.status.get(d.id) for d in n.deps]
             if any(s in ('failed', 'skipped') for s in dep_state):
                 self.pending.remove(n); self.finish(n, 'skipped', note='an upstream node failed'); continue
+            missing = [d.label for d in n.deps if self.status.get(d.id) == 'missing']
+            if missing:
+                self.pending.remove(n); self.finish(n, 'skipped', note=f"needs {', '.join(missing)}: not run yet (run its step first)"); continue
             if not all(s in ('done', 'up to date') for s in dep_state): continue
             ok, why = stamp_status(n, self.cfg, self.rd, self.nbs, self.digests)
             self.pending.remove(n)
@@ -392,22 +430,23 @@ class _Walk:
                 self.digests[n.id] = json.loads(stamp_path(self.rd, n).read_text())['digest']; self.finish(n, 'up to date'); continue
             stamp_path(self.rd, n).unlink(missing_ok=True)
             spec = dict(id=n.id, notebook=str(self.nbs/f'{n.step.notebook}.ipynb'), executed=str(RunLayout(self.rd).executed(n.id)),
-                        params=node_params(n, self.cfg, self.rd), demo_note=self.demo_note.get(n.id))
+                        params=node_params(n, self.cfg, self.rd), demo_note=self.demo_note.get(n.id), step=n.step.name)
             self.running[self.be.submit(spec)] = (n, why)
 
     def collect(self):
         "Wait for a running node to end; stamp it, or report where it failed."
         for f in self.be.wait_any(self.running):
             n, why = self.running.pop(f)
-            try: res = f.result()
-            except Exception as e: res = dict(ok=False, seconds=0., error=f"{type(e).__name__}: {e}", cell=None, executed=str(RunLayout(self.rd).executed(n.id)))
+            try: res = self.be.result(f)
+            except Exception as e: res = dict(ok=False, seconds=0., error=f"{type(e).__name__}: {e}", cell=None)
             at = f"[{time.time() - self.t0:6.0f} s] {n.label}"
             if res['ok']:
                 self.digests[n.id] = write_stamp(n, self.cfg, self.rd, self.nbs, self.digests, res['seconds'])
-                self.bar.write(f"{at}: done in {res['seconds']:.1f} s (ran because: {why})")
+                on = f" on SLURM job {res['job']}" if res.get('job') else ''
+                self.bar.write(f"{at}: done in {res['seconds']:.1f} s{on} (ran because: {why})")
                 self.finish(n, 'done', res['seconds'], why)
             else:
-                where = f"{res.get('executed')}" + (f", cell {res['cell']}" if res.get('cell') is not None else '')
+                where = f"{res.get('executed') or RunLayout(self.rd).executed(n.id)}" + (f", {res['cell']}" if res.get('cell') is not None else '')
                 self.bar.write(f"{at}: FAILED: {res.get('error')} (see {where})")
                 self.finish(n, 'failed', res['seconds'], f"{res.get('error')} (see {where})")
 
@@ -421,24 +460,39 @@ class _Walk:
         return t
 
 # %% ../nbs/15_run.ipynb #1a9ce967
+BACKENDS = ('local', 'dask', 'slurm')
+
+def _backend(name:str, workers:int|None, scheduler:str|None, slurm, nodes:list, cfg:Config): # a function that starts it
+    "The backend a run asked for, its arguments checked before anything starts (SLURM: each kind of job asked of the cluster with `sbatch --test-only`)."
+    if name not in BACKENDS: raise ConfigError(f"backend {name!r}: expected one of {', '.join(BACKENDS)}")
+    if workers is not None and workers < 1: raise ConfigError(f"workers {workers}: expected 1 or more notebooks at once")
+    if scheduler and name == 'slurm': raise ConfigError("--scheduler names a running Dask scheduler: it belongs to --backend dask, not slurm")
+    if name == 'local' and not scheduler: return lambda: LocalBackend(workers)
+    if name != 'slurm': return lambda: DaskBackend(workers, scheduler)
+    from neuro_decode.slurm import SlurmBackend, read_slurm_settings, check_kinds
+    s, steps = slurm or read_slurm_settings(), list(dict.fromkeys(n.step.name for n in nodes))
+    check_kinds(s, steps)
+    return lambda: SlurmBackend(s, steps, RunLayout(cfg.run_dir).slurm, execute_node, workers, f'nd-{cfg.run_name}')
+
 def run_pipeline(cfg:Config,                   # what to run on
                  req:Request|None=None,        # what to compute; the preset's subjects and the paper's runs by default
-                 backend:str='local',          # 'local' or 'dask'
-                 workers:int|None=None,        # parallel notebooks; the cores by default
+                 backend:str='local',          # 'local', 'dask' or 'slurm'
+                 workers:int|None=None,        # parallel notebooks; the cores by default (slurm: jobs of a kind at once)
                  scheduler:str|None=None,      # a Dask scheduler address (implies backend 'dask')
                  nbs:str|Path|None=None,       # notebooks folder
-                 log=print, progress:bool=True)->pd.DataFrame: # one row per node
+                 log=print, progress:bool=True,
+                 slurm=None,                   # backend 'slurm': `neuro_decode.slurm.SlurmSettings`; the built-in defaults when None
+                )->pd.DataFrame: # one row per node
     "Execute the graph of a request with papermill, skipping what is up to date; return what happened to each node."
     from tqdm import tqdm
     req = req or Request(subjects=tuple(cfg.preset.subjects))
     nbs = notebooks_dir(nbs)
-    if backend not in ('local', 'dask'): raise ConfigError(f"backend {backend!r}: expected 'local' or 'dask'")
-    if workers is not None and workers < 1: raise ConfigError(f"workers {workers}: expected 1 or more notebooks at once")
     nodes = plan(cfg, req)
+    start = _backend(backend, workers, scheduler, slurm, nodes, cfg)
     check_request(cfg, req)                       # everything checked before anything is written
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
-    w = _Walk(cfg, nodes, nbs, log)              # reads the stamps of dependencies taken as given: before any process starts
-    w.be = DaskBackend(workers, scheduler) if (backend == 'dask' or scheduler) else LocalBackend(workers)
+    w = _Walk(cfg, nodes, nbs, log, graph(cfg, req))   # reads the stamps of dependencies taken as given: before any process starts
+    w.be = start()
     log(f"{len(nodes)} nodes on {w.be}; run folder {cfg.run_dir}")
     w.t0, w.bar = time.time(), tqdm(total=len(nodes), desc='nodes', disable=not progress, leave=True)
     try:
@@ -491,22 +545,51 @@ def _cmd_features(a):
 
 # %% ../nbs/15_run.ipynb #23f41c8c
 def _cmd_config(a):
+    if a.slurm:                                   # the SLURM settings file to start from
+        from neuro_decode.slurm import DEFAULT_SLURM_CONFIG
+        return print(DEFAULT_SLURM_CONFIG, end='')
     cfg = get_config(a.preset, data_root=a.data, runs_dir=a.runs_dir, seed=a.seed, betas_root=a.betas)
     print(json.dumps({'preset': cfg.preset.name, 'subjects': cfg.preset.subjects, 'data_root': str(cfg.data_root),
                       'betas_root': str(cfg.betas_root or cfg.data_root), 'run_dir': str(cfg.run_dir),
                       'weights_dir': str(cfg.weights_dir), 'seed': cfg.seed, 'device': cfg.device}, indent=1))
 
+def _request(a, cfg:Config)->Request:
+    "The request of `neuro-decode run`'s arguments."
+    return Request(subjects=tuple(a.subjects or cfg.preset.subjects), models=tuple(a.models) if a.models else None,
+                   latents=tuple(a.latents or cfg.preset.n_latents), noise=tuple(a.noise), steps=tuple(a.steps) if a.steps else None,
+                   noise_subjects=tuple(a.noise_subjects) if a.noise_subjects else None, sessions=a.sessions,
+                   captions=not a.no_captions, stand_ins=a.stand_ins, float16=a.float16_features, only_subject=a.only_subject)
+
+def run_command(cfg:Config, req:Request, nbs:Path)->list:
+    "The `neuro-decode run` command that makes `req` on `cfg` again, every path absolute (for jobs that start elsewhere); without --steps."
+    exe = Path(sys.executable).with_name('neuro-decode')
+    cmd = [str(exe) if exe.exists() else 'neuro-decode', 'run', '--preset', cfg.preset.name, '--data', str(cfg.data_root),
+           '--runs-dir', str(cfg.runs_dir), '--seed', str(cfg.seed), '--nbs', str(nbs), '--quiet', '--subjects', *map(str, req.subjects),
+           '--latents', *map(str, req.latents), '--noise', *map(str, req.noise)]      # str: every digit of an amplitude
+    for flag, v in (('--weights', cfg.weights_dir), ('--betas', cfg.betas_root), ('--sessions', req.sessions)):
+        if v: cmd += [flag, str(v)]
+    if req.models: cmd += ['--models', *req.models]
+    if req.noise_subjects: cmd += ['--noise-subjects', *map(str, req.noise_subjects)]
+    if not req.captions: cmd.append('--no-captions')
+    if req.float16: cmd.append('--float16-features')
+    if req.stand_ins is not None: cmd.append('--stand-ins' if req.stand_ins else '--no-stand-ins')
+    return cmd
+
 def _cmd_run(a):
     cfg = get_config(a.preset, data_root=a.data, weights_dir=a.weights, runs_dir=a.runs_dir, seed=a.seed, betas_root=a.betas)
-    req = Request(subjects=tuple(a.subjects or cfg.preset.subjects), models=tuple(a.models) if a.models else None,
-                  latents=tuple(a.latents or cfg.preset.n_latents), noise=tuple(a.noise), steps=tuple(a.steps) if a.steps else None,
-                  noise_subjects=tuple(a.noise_subjects) if a.noise_subjects else None, sessions=a.sessions,
-                  captions=not a.no_captions, stand_ins=a.stand_ins, float16=a.float16_features)
+    req = _request(a, cfg)
+    if a.backend != 'slurm' and (a.array or a.submit or a.status or a.dry_run or a.slurm or a.slurm_config):
+        raise ConfigError("--array, --submit, --status, --dry-run, --slurm and --slurm-config belong to --backend slurm")
+    if a.backend == 'slurm' and (a.array or a.dry_run or a.status): return _cmd_slurm(a, cfg, req)
+    slurm = None
+    if a.backend == 'slurm':
+        from neuro_decode.slurm import read_slurm_settings
+        slurm = read_slurm_settings(a.slurm_config, a.slurm)
     print(f"neuro-decode run: preset {cfg.preset.name}, data {cfg.data_root}, betas {cfg.betas_root or cfg.data_root}, "
           f"weights {cfg.weights_dir or 'bundled'}, outputs {cfg.run_dir}")
     if req.models is None and 15 in req.latents:
         print(f"the paper's ablation (CNN and Transformer, 15 layers, Table 2) runs on subject {req.subjects[0]}, the first requested")
-    table = run_pipeline(cfg, req, a.backend, a.workers, a.scheduler, a.nbs, progress=not a.quiet)
+    table = run_pipeline(cfg, req, a.backend, a.workers, a.scheduler, a.nbs, progress=not a.quiet, slurm=slurm)
     with pd.option_context('display.width', 200, 'display.max_colwidth', 120):
         s1 = stage1_summary(cfg)
         if s1: print(s1)
@@ -516,9 +599,35 @@ def _cmd_run(a):
             from neuro_decode.metrics import MetricsError
             try: print(report_text(cfg.run_dir)); print(f"report: {rep}")
             except (ConfigError, MetricsError) as e: print(f"report: {rep} (its tables cannot be printed: {e})")
-        bad = table[table.status == 'failed']
-        for r in bad.itertuples(): print(f"FAILED {r.node}: {r.note}", file=sys.stderr)
-    if len(bad): raise StepError(f"{len(bad)} of {len(table)} nodes failed (listed above); the others' outputs are in {cfg.run_dir}")
+        bad = table[(table.status == 'failed') | ((table.status == 'skipped') & table.note.str.startswith('needs '))]
+        for r in bad.itertuples(): print(f"{'FAILED' if r.status == 'failed' else 'NOT RUN'} {r.node}: {r.note}", file=sys.stderr)
+    if len(bad): raise StepError(f"{len(bad)} of {len(table)} nodes failed or could not run (listed above); the others' outputs are in {cfg.run_dir}")
+
+# %% ../nbs/15_run.ipynb #c5a1f0d2
+def _cmd_slurm(a, cfg:Config, req:Request):
+    "`--backend slurm` with --dry-run, --array (--submit) or --status: the plan and job scripts, without driving the run from here."
+    from neuro_decode.slurm import read_slurm_settings, array_jobs, array_script, submit_script, write_array, submit_array, array_status, check_resources, dry_run_text
+    s, rl, prefix = read_slurm_settings(a.slurm_config, a.slurm), RunLayout(cfg.run_dir), f'nd-{cfg.run_name}'
+    if a.status:
+        lines = array_status(rl.slurm); print('\n'.join(lines))
+        if any(l.startswith('  ') for l in lines): raise StepError(f"jobs of {rl.slurm} did not complete (above); fix what their logs say, then submit again: the tasks resume")
+        return
+    if a.submit and not a.array: raise ConfigError("--submit belongs to --array (--backend slurm alone submits as it runs)")
+    if a.array and req.only_subject is not None: raise ConfigError("--only-subject is what each --array task runs: give it without --array")
+    nodes = plan(cfg, req); check_request(cfg, req)
+    if not a.array: return print(dry_run_text(nodes, s, rl.slurm, prefix, a.workers))
+    jobs = array_jobs([(x, STEPS[x].per_subject) for x in STEPS if any(n.step.name == x for n in nodes)], s)
+    cmd = run_command(cfg, req, notebooks_dir(a.nbs))
+    if a.dry_run:
+        files = [rl.slurm/f'{i + 1}-{j.name}.sbatch' for i, j in enumerate(jobs)]
+        for j, f in zip(jobs, files): print(f"--- {f}\n{array_script(j, cmd, list(req.subjects), rl.slurm, prefix)}")
+        return print(f"--- {rl.slurm/'submit.sh'}\n{submit_script(jobs, files)}\nNothing was written or submitted (--dry-run).")
+    for j in jobs: check_resources(j.resources, f"the {j.name} job ({' '.join(j.steps)})")
+    sub = write_array(jobs, cmd, list(req.subjects), rl.slurm, prefix)
+    if not a.submit: return print(f"{len(jobs)} job scripts in {rl.slurm}; submit them with: bash {sub}   (or add --submit)")
+    ids = submit_array(sub)
+    print(f"submitted {len(ids)} jobs, each after the one before: " + ', '.join(f'{k} {v}' for k, v in ids.items()) +
+          f"\nlogs in {rl.slurm}; see how they stand with the same command and --status instead of --submit")
 
 # %% ../nbs/15_run.ipynb #6116bafe
 def _data_commands(sub):
@@ -577,13 +686,22 @@ def _run_commands(sub):
     q.add_argument('--noise-subjects', type=int, nargs='+', help='subjects of the noise analysis (default: the first)')
     q.add_argument('--sessions', help="betas sessions, e.g. 1-37 (the paper's split) or 1-40 (default: all)")
     q.add_argument('--steps', nargs='+', help=f"steps to run (default: all): {' '.join(STEPS)}")
-    q.add_argument('--backend', default='local', help="'local' (a process pool) or 'dask' (a LocalCluster)")
+    q.add_argument('--backend', default='local', help="'local' (a process pool), 'dask' (a LocalCluster) or 'slurm' (SLURM jobs, through dask-jobqueue)")
+    q.add_argument('--only-subject', type=int, help="run only this subject's nodes; all --subjects still shape the graph (what an --array task runs)")
     q.add_argument('--workers', type=int, help='notebooks run at once (default: the cores)')
     q.add_argument('--scheduler', help='address of a running Dask scheduler, e.g. tcp://host:8786 (implies --backend dask)')
     q.add_argument('--nbs', help='notebooks folder'); q.add_argument('--quiet', action='store_true', help='no progress bar')
+    g = q.add_argument_group('SLURM (--backend slurm)')
+    g.add_argument('--slurm-config', help='TOML file with a [slurm] table (default: $NEURO_DECODE_SLURM_CONFIG, else the built-in defaults: `neuro-decode config --slurm`)')
+    g.add_argument('--slurm', action='append', default=[], metavar='KEY=VALUE', help='change one setting, e.g. partition=gpu, cores=8, gpu.gpus=0 (repeatable)')
+    g.add_argument('--array', action='store_true', help='write sbatch scripts (an array task per subject, the shared steps as dependent jobs) instead of driving the run from here')
+    g.add_argument('--submit', action='store_true', help='with --array: submit the scripts (sbatch) and return')
+    g.add_argument('--status', action='store_true', help='with --array: how the submitted jobs stand, with the log of any that failed')
+    g.add_argument('--dry-run', action='store_true', help='print the plan and the job scripts; write and submit nothing')
     q.set_defaults(fn=_cmd_run)
     q = sub.add_parser('config', help='print the resolved configuration')
     q.add_argument('--preset', default='tiny'); q.add_argument('--data'); q.add_argument('--runs-dir'); q.add_argument('--betas')
+    q.add_argument('--slurm', action='store_true', help='print the SLURM settings file with its defaults (for --slurm-config)')
     q.add_argument('--seed', type=int, default=0); q.set_defaults(fn=_cmd_config)
 
 def cli_parser()->argparse.ArgumentParser:

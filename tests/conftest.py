@@ -39,3 +39,30 @@ def nsd_copy(nsd_small, tmp_path):
     dst = tmp_path/'nsd'
     shutil.copytree(nsd_small, dst)
     return dst
+
+# --- whole runs of the tiny preset, shared by the tests of the runner (test_run.py) and of SLURM (test_slurm.py)
+import subprocess, sys, json
+EXE = str(Path(sys.executable).parent/'neuro-decode')
+UP_TO_STAGE1 = ['--steps', 'simulate', 'glm', 'prep', 'features', 'stage1']
+
+def stage1_scores(rd:Path)->dict:
+    "Every stage-1 model's held-out scores in a run folder, without their timings."
+    return {p.name: {k: v for k, v in json.loads(p.read_text()).items() if k != 'seconds'} for p in sorted(rd.glob('sub-*/metrics_*_L*.json'))}
+
+@pytest.fixture(scope='session')
+def stage1_reference(tmp_path_factory, worker_id):
+    """Subject 7 of the tiny preset up to stage 1 on the local backend (a process pool), uninterrupted: the numbers that
+    every other backend, and every interrupted and resumed run, must give. Made once per test session, by whichever
+    xdist worker asks first (the others wait on a file lock)."""
+    from filelock import FileLock
+    base = tmp_path_factory.getbasetemp() if worker_id == 'master' else tmp_path_factory.getbasetemp().parent
+    d = base/'stage1_reference'
+    with FileLock(str(base/'stage1_reference.lock')):
+        if not (d/'complete').exists():
+            r = subprocess.run([EXE, 'run', '--preset', 'tiny', '--quiet', '--subjects', '7', '--runs-dir', str(d), *UP_TO_STAGE1,
+                                '--workers', '2'], capture_output=True, text=True)
+            assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+            (d/'complete').write_text('')
+    scores = stage1_scores(d/'sim-tiny')
+    assert len(scores) == 4, scores                      # ridge, GRU and the ablation's CNN and Transformer
+    return scores

@@ -97,7 +97,7 @@ def test_missing_captions_stop_with_the_files_expected(nsd_copy, tmp_path):
 def test_bad_arguments_are_one_line_errors_before_any_work(nsd_small, tmp_path, capsys):
     "What a new user may mistype, each a one-line error before any node starts (the command line's own `main`, in this process)."
     from neuro_decode.run import main
-    cases = [(['--noise', '-5'], 'noise amplitudes [-5.0]: expected values >= 0'), (['--workers', '0'], 'workers 0: expected 1 or more'),
+    cases = [(['--noise', '-5'], 'noise amplitudes [-5]: expected values >= 0'), (['--workers', '0'], 'workers 0: expected 1 or more'),
              (['--sessions', '5-2'], 'the range 5-2 runs backwards; expected 2-5'), (['--sessions', '4-6'], 'betas_session04'),
              (['--subjects', '2'], 'unknown subject 2'), (['--preset', 'tiny', '--sessions', '1-3'], "the 'tiny' world has 1 session(s)")]
     for args, msg in cases:

@@ -1,11 +1,9 @@
 """The runner (15_run) as a user runs it: a whole tiny run with papermill, resume, a damaged intermediate file,
-an interrupted run (SIGKILL), and the Dask backend against the local one."""
+an interrupted run (SIGKILL), and the Dask backend, each against an uninterrupted local run (conftest's `stage1_reference`)."""
 import json, os, signal, subprocess, sys, time, shutil
 from pathlib import Path
 import pandas as pd, pytest
-
-EXE = str(Path(sys.executable).parent/'neuro-decode')
-UP_TO_STAGE1 = ['--steps', 'simulate', 'glm', 'prep', 'features', 'stage1']
+from conftest import EXE, UP_TO_STAGE1, stage1_scores
 
 SUBJECTS = ['--subjects', '7', '1']     # subject 7 first: the ablation and the noise analysis follow the first requested subject
 
@@ -13,9 +11,6 @@ def run(*args, **kw):
     return subprocess.run([EXE, 'run', '--preset', 'tiny', '--quiet', *SUBJECTS, *map(str, args)], capture_output=True, text=True, **kw)
 
 def log(rd): return pd.read_csv(rd/'run_log.csv')
-
-def stage1_scores(rd):
-    return {p.name: {k: v for k, v in json.loads(p.read_text()).items() if k != 'seconds'} for p in sorted(rd.glob('sub-*/metrics_*_L*.json'))}
 
 @pytest.fixture(scope='module')
 def full(tmp_path_factory):
@@ -66,20 +61,9 @@ def test_damaged_file_is_recomputed_with_everything_downstream(full, tmp_path):
     assert t.loc['06_features_L15', 'status'] == 'done' and t.loc['07_regress_sub-07_ridge+gru_abl-cnn+transformer_L15', 'status'] == 'done'
     assert t.loc['04_nsd_sub-01', 'status'] == 'up to date' and t.loc['03_glm_sub-07', 'status'] == 'up to date'
 
-@pytest.fixture(scope='module')
-def dask_run(tmp_path_factory):
-    "Subject 7 up to stage 1 on a real Dask LocalCluster of two workers, uninterrupted."
-    d = tmp_path_factory.mktemp('dask')
-    r = run('--runs-dir', d, *UP_TO_STAGE1, '--subjects', 7, '--backend', 'dask', '--workers', 2)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    return d/'sim-tiny'
-
-def test_dask_backend_runs_the_graph(dask_run):
-    assert (log(dask_run).status == 'done').all() and len(log(dask_run)) == 5
-
-def test_killed_local_run_resumes_to_the_dask_runs_numbers(dask_run, tmp_path):
-    """SIGKILL a local run (and its workers) in the middle of a step; the rerun completes with the numbers of the uninterrupted
-    Dask run: a resumed run loses nothing, and the Dask backend gives the local process pool's numbers."""
+def test_killed_local_run_resumes_on_dask_to_the_same_numbers(stage1_reference, tmp_path):
+    """SIGKILL a local run (and its workers) in the middle of a step; the rerun, on a real Dask LocalCluster of two workers,
+    completes with the uninterrupted local run's numbers: a resumed run loses nothing, and Dask gives the process pool's numbers."""
     p = subprocess.Popen([EXE, 'run', '--preset', 'tiny', '--quiet', '--subjects', '7', '--runs-dir', str(tmp_path), *UP_TO_STAGE1,
                           '--workers', '2'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     stamps = tmp_path/'sim-tiny'/'.stamps'
@@ -88,10 +72,11 @@ def test_killed_local_run_resumes_to_the_dask_runs_numbers(dask_run, tmp_path):
     time.sleep(3)                                                       # now inside the features or the stage-1 step
     os.killpg(p.pid, signal.SIGKILL); p.wait()
     assert not list(stamps.glob('07_regress_*.json'))                   # killed before stage 1 finished
-    r = run('--runs-dir', tmp_path, *UP_TO_STAGE1, '--subjects', 7)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert (log(tmp_path/'sim-tiny').status != 'failed').all()
-    assert stage1_scores(tmp_path/'sim-tiny') == stage1_scores(dask_run) and stage1_scores(dask_run)
+    r = run('--runs-dir', tmp_path, *UP_TO_STAGE1, '--subjects', 7, '--backend', 'dask', '--workers', 2)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    t = log(tmp_path/'sim-tiny')
+    assert len(t) == 5 and (t.status != 'failed').all() and (t.status == 'done').any() and 'on Dask LocalCluster' in r.stdout, t
+    assert stage1_scores(tmp_path/'sim-tiny') == stage1_reference
 
 def test_expected_errors_are_one_line(tmp_path):
     r = run('--runs-dir', tmp_path, '--models', 'lstm')

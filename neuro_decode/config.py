@@ -54,7 +54,7 @@ def get_preset(name:str # one of `PRESETS`: 'tiny', 'default' or 'nsd'
     return PRESETS[name]
 
 # %% ../nbs/00_config.ipynb #085321da
-STAGE1_MODELS = ('ridge', 'gru', 'cnn', 'transformer')   # every stage-1 model
+STAGE1_MODELS = ('ridge', 'ridge_paper', 'gru', 'cnn', 'transformer')   # every stage-1 model (ridge_paper: brain-diffuser's fixed alpha)
 PAPER_MODELS = ('ridge', 'gru')                          # the paper's comparison, run for every subject
 ABLATION_MODELS = ('cnn', 'transformer')                 # Table 2's alternatives to the GRU, run for one subject
 

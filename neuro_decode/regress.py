@@ -17,10 +17,11 @@ from .config import ConfigError, get_device, seed_everything, atomic_path, write
 from .layout import RunLayout
 
 # %% auto #0
-__all__ = ['POSTS', 'MODELS', 'NADAM_CHUNK', 'TABLE_COLS', 'restandardize', 'ArrayBlocks', 'ridge_smoother', 'ridge_stream',
-           'RidgeRegressor', 'GRURegressor', 'CNNRegressor', 'TransformerRegressor', 'n_params', 'FusedNAdam',
-           'TrainConfig', 'train_network', 'validation_split', 'predict_network', 'load_targets', 'latent_scores',
-           'fit_stage1', 'load_predictions', 'stage1_table']
+__all__ = ['POSTS', 'PAPER_ALPHA', 'RIDGE_ALPHAS', 'RIDGES', 'MODELS', 'NADAM_CHUNK', 'TABLE_COLS', 'restandardize',
+           'ArrayBlocks', 'ridge_smoother', 'ridge_stream', 'RidgeRegressor', 'ridge_alpha', 'GRURegressor',
+           'CNNRegressor', 'TransformerRegressor', 'n_params', 'FusedNAdam', 'TrainConfig', 'train_network',
+           'validation_split', 'predict_network', 'load_targets', 'latent_scores', 'fit_stage1', 'load_predictions',
+           'stage1_table']
 
 # %% ../nbs/07_regress.ipynb #0864757b
 POSTS = {'raw': 'raw predictions',
@@ -204,6 +205,26 @@ class RidgeRegressor:
         score = 1 - sse/max(sst, 1e-12)
         return float(self.alphas[int(np.argmax(score))]), score
 
+# %% ../nbs/07_regress.ipynb #d9c77a18
+PAPER_ALPHA = 5e4          # brain-diffuser's stage-1 alpha (the paper's ridge baseline)
+RIDGE_ALPHAS = tuple(sorted({float(f"{10**e:.6g}") for e in np.arange(0, 7.01, 0.5)} | {5e4, 6e4}))
+RIDGES = ('ridge', 'ridge_paper')   # stage-1 ridges: alpha by cross-validation, and brain-diffuser's fixed alpha
+
+def ridge_alpha(X:np.ndarray,                # (n, p) inputs: training images only
+                Y,                           # (n, ...) targets, or an object with n_outputs and block(cols)
+                alphas:tuple=RIDGE_ALPHAS,   # candidates
+                cv:int=5,                    # folds
+                device:str|None=None)->tuple: # (chosen alpha, {alpha: pooled held-out R^2})
+    "Ridge's alpha by exact k-fold cross-validation (`RidgeRegressor.cross_validate`); warns when the best is at the grid's end."
+    alphas = tuple(sorted(float(a) for a in alphas))
+    if not alphas or min(alphas) <= 0: raise ConfigError(f"ridge alphas {alphas}: expected positive numbers")
+    best, score = RidgeRegressor(alphas=alphas, cv=cv, device=device).cross_validate(X, Y)
+    i = int(np.argmax(score))
+    if len(alphas) > 1 and i in (0, len(alphas) - 1):
+        warnings.warn(f"ridge: the cross-validated alpha {best:g} is at the end of the candidates ({alphas[0]:g} to {alphas[-1]:g}); "
+                      "pass wider `alphas`")
+    return best, dict(zip(alphas, map(float, score)))
+
 # %% ../nbs/07_regress.ipynb #55126ca4
 class _Head(nn.Module):
     "Linear(200, 200) -> BatchNorm -> ReLU -> Dropout -> Linear(200, n_out)."
@@ -254,7 +275,7 @@ class TransformerRegressor(GRURegressor):
         return h + self.out(self.block(t).flatten(1))[:, None]
 
 MODELS = {'gru': GRURegressor, 'cnn': CNNRegressor, 'transformer': TransformerRegressor}
-assert (*MODELS,) == STAGE1_MODELS[1:], 'the networks are the stage-1 models after ridge (config.STAGE1_MODELS)'
+assert (*RIDGES, *MODELS) == STAGE1_MODELS, 'the stage-1 models are the ridges, then the networks (config.STAGE1_MODELS)'
 
 def n_params(m:nn.Module)->int: return sum(p.numel() for p in m.parameters())
 
@@ -460,9 +481,10 @@ def _score_block(out:dict, split:str, pred:np.ndarray, true:np.ndarray, tm, ts, 
 # %% ../nbs/07_regress.ipynb #22f57973
 def fit_stage1(run_dir:str|Path,        # run folder with the subject's prep.h5 and the features
                subject:int,             # subject
-               model:str='gru',         # 'ridge', 'gru', 'cnn' or 'transformer'
+               model:str='gru',         # 'ridge', 'ridge_paper', 'gru', 'cnn' or 'transformer'
                k:int=15,                # VDVAE layers
-               alpha:float=5e4,         # ridge alpha
+               alpha:float|None=None,   # ridge alpha; None: 'ridge' by cross-validation, 'ridge_paper' brain-diffuser's 50,000
+               alphas:tuple=RIDGE_ALPHAS, # ridge's candidates for cross-validation (in the fitting images only)
                cfg:TrainConfig|None=None,
                seed:int=0, device:str|None=None, progress:bool=True,
                block:int=8192)->dict:   # ridge: outputs read at a time
@@ -477,13 +499,17 @@ def fit_stage1(run_dir:str|Path,        # run folder with the subject's prep.h5 
     Xtr, Xte = prep.train_betas, prep.test_betas
     va, tr = validation_split(len(Xtr), (cfg or TrainConfig()).val_frac, seed)
     t0 = time.time()
-    if model == 'ridge':
+    if model in RIDGES:
+        info = dict(alpha=alpha, alpha_from='given') if alpha is not None else dict(alpha=PAPER_ALPHA, alpha_from='brain-diffuser')
+        if alpha is None and model == 'ridge':
+            alpha, curve = ridge_alpha(Xtr[tr], _TargetBlocks(reader, prep.train_ids[tr]), alphas, device=device)
+            info = dict(alpha=alpha, alpha_from='5-fold cross-validation in the fitting images', alpha_cv_r2=curve[alpha])
+        alpha = info['alpha']
         H_val = ridge_smoother(Xtr[tr], Xtr[va], alpha, device)
         H_te = ridge_smoother(Xtr, Xte, alpha, device)
         o_val, o_te = ridge_stream([(H_val, tr), (H_te, np.arange(len(Xtr)))], _TargetBlocks(reader, prep.train_ids), block, progress)
         val_pred, pred = o_val['pred'], o_te['pred']
         tm, ts = o_te['target_mean'], o_te['target_std']
-        info = dict(alpha=alpha)
     else:
         Ytr = reader.read(prep.train_ids)
         net, hist, summ = train_network(model, Xtr, Ytr, cfg, seed, device, progress)
@@ -532,7 +558,7 @@ def load_predictions(run_dir:str|Path, subject:int, model:str, k:int,
 
 TABLE_COLS = ['subject', 'model', 'k', 'val_mse_raw', 'val_mse_restd', 'test_mse_raw', 'test_mse_restd',
               'test_mae_raw', 'test_mae_restd', 'test_corr_raw', 'test_corr_restd', 'test_ident_raw', 'test_ident_restd',
-              'n_train', 'n_voxels', 'seconds']
+              'n_train', 'n_voxels', 'seconds', 'info_alpha']
 
 def stage1_table(run_dir:str|Path, cols:list|None=None)->'pd.DataFrame':
     "Tables 2-3 of the paper for a run, every model on the same footing: raw and re-standardised scores."
@@ -540,4 +566,4 @@ def stage1_table(run_dir:str|Path, cols:list|None=None)->'pd.DataFrame':
     rows = [json.loads(p.read_text()) for _, p in RunLayout(run_dir).each('all_scores')]
     rows = [r for r in rows if 'test_mse_raw' in r]
     if not rows: raise ConfigError(f"{run_dir}: no stage-1 metrics yet; run the 07_regress step first")
-    return pd.DataFrame(rows)[cols or TABLE_COLS].sort_values(['subject', 'k', 'model']).reset_index(drop=True)
+    return pd.DataFrame(rows).reindex(columns=cols or TABLE_COLS).sort_values(['subject', 'k', 'model']).reset_index(drop=True)

@@ -52,11 +52,12 @@ def table2(g:dict)->pd.DataFrame:
     return d[['subject', 'model', 'val_mse_raw', 'val_mse_restd', 'test_mse_raw', 'test_mse_restd', 'test_mae_raw', 'test_mae_restd']].round(4)
 
 def table3(g:dict)->pd.DataFrame:
-    "Table 3: GRU against ridge (brain-diffuser) in stage 1, every subject and number of layers; identification too."
+    """Table 3: GRU against ridge in stage 1, every subject and number of layers; identification too. Ridge twice: its alpha
+    cross-validated (`ridge`) and brain-diffuser's fixed 50,000 (`ridge_paper`), with the alpha each used."""
     s = g.get('stage1')
     if s is None: raise ConfigError('no stage-1 scores in this run (07_regress not run)')
-    d = s[s.model.isin(['gru', 'ridge'])]
-    return d[['subject', 'k', 'model', 'test_mse_raw', 'test_mse_restd', 'test_mae_raw', 'test_mae_restd', 'test_ident_restd']].round(4)
+    d = s[s.model.isin(['gru', 'ridge', 'ridge_paper'])].rename(columns={'info_alpha': 'alpha'})
+    return d[['subject', 'k', 'model', 'alpha', 'test_mse_raw', 'test_mse_restd', 'test_mae_raw', 'test_mae_restd', 'test_ident_restd']].round(4)
 
 def _metric_wide(d:pd.DataFrame, index:list)->pd.DataFrame:
     d = d.copy(); d['cell'] = [_cell(r.value, r.lo, r.hi) for r in d.itertuples()]
@@ -64,7 +65,7 @@ def _metric_wide(d:pd.DataFrame, index:list)->pd.DataFrame:
     return d.pivot_table(index=index, columns='label', values='cell', aggfunc='first', observed=True)
 
 def _name(model, k):
-    return {'clip_only': 'Ours (CLIP): stage 2 from grey', 'ridge': f'ridge L{k} (brain-diffuser)', 'gru': f'GRU L{k}',
+    return {'clip_only': 'stage 2 without stage 1 (grey start)', 'ridge': f'ridge L{k}', 'ridge_paper': f'ridge L{k} (brain-diffuser alpha)', 'gru': f'GRU L{k}',
             'true': f'true latents L{k}'}.get(model, f'{model} L{k}')
 
 def table4(g:dict, subject:int|None=None)->pd.DataFrame:
@@ -138,7 +139,7 @@ def fig_reconstructions(run_dir:str|Path, subject:int, n:int=8):
     rows = [('ground truth', sl.stimuli(ids))]
     for label, folder in (('ridge: stage 1', sl.images('ridge', 15)), ('ridge: stage 2', sl.images('ridge', 15, stage=2)),
                           ('GRU: stage 1', sl.images('gru', 15)), ('GRU: stage 2', sl.images('gru', 15, stage=2)),
-                          ('Ours (CLIP): grey start', sl.images(None, stage=2))):
+                          ('stage 2 without stage 1', sl.images(None, stage=2))):
         if image_index(folder).exists(): rows.append((label, read_images(folder, ids)))
     fig, ax = plt.subplots(len(rows), len(ids), figsize=(1.3*len(ids), 1.35*len(rows)), squeeze=False)
     for r, (name, ims) in enumerate(rows):
@@ -220,7 +221,7 @@ def report_html(run_dir:str|Path)->str:
              'interval over images]; across subjects: mean [95% t-interval]. SSIM is the 2-D one; "SSIM (brain-diffuser\'s '
              'column-wise)" is what the paper\'s code computed.</p>']
     parts.append(_section('Table 2: stage-1 architectures', 'table2', lambda: table2(g), 'the ablation\'s subject (the first requested), 15 layers; MSE/MAE of test latents, raw and re-standardised'))
-    parts.append(_section('Table 3: GRU against ridge in stage 1', 'table3', lambda: table3(g)))
+    parts.append(_section('Table 3: GRU against ridge in stage 1', 'table3', lambda: table3(g), 'ridge: alpha cross-validated in the fitting images; ridge_paper: brain-diffuser\'s fixed 50,000 (scored, not decoded)'))
     parts.append(_section('Table 4: the whole pipeline', 'table4', lambda: table4(g, s1), f'subject {s1}'))
     if clip_note(g): parts.append(f'<p class="note" id="clip-note">{html.escape(clip_note(g))}</p>')
     parts.append(_section('Table 5: the four subjects', 'table5', lambda: table5(g), 'GRU, 15 layers, stage 2'))

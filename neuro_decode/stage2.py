@@ -295,13 +295,15 @@ def token_correlation(pred:np.ndarray, true:np.ndarray)->float:
 
 # %% ../nbs/09_stage2.ipynb #8dce6194
 def fit_clip_regressors(run_dir:str|Path, subject:int,
-                        alpha_text:float=CLIP_ALPHAS['text'], alpha_vision:float=CLIP_ALPHAS['vision'],
+                        alpha_text:float|None=None,   # None: by cross-validation in the fitting images
+                        alpha_vision:float|None=None, # None: by cross-validation in the fitting images
+                        alphas:tuple|None=None,       # candidates for cross-validation; None: chapter 07's RIDGE_ALPHAS
                         seed:int=0, device:str|None=None, block:int=8192, progress:bool=False)->dict: # scores
     "Ridge from betas to VD's text and vision embeddings for one subject: pred_clip_text.h5, pred_clip_vision.h5 and clip_scores.json."
     import h5py
     from neuro_decode.nsd import load_prep
     from neuro_decode.regress import (ridge_smoother, ridge_stream, validation_split, restandardize,
-                                      _TargetBlocks, POSTS)
+                                      _TargetBlocks, POSTS, ridge_alpha, RIDGE_ALPHAS)
     run, s = RunLayout(run_dir), int(subject)
     sl = run.subject(s)
     prep = load_prep(sl.prep)
@@ -313,6 +315,9 @@ def fit_clip_regressors(run_dir:str|Path, subject:int,
     for kind, alpha in kinds + (('vision', alpha_vision),):
         reader = FeatureReader(run.clip_features(kind))
         shape = reader.shape[1:]
+        if alpha is None:
+            alpha, curve = ridge_alpha(Xtr[tr], _TargetBlocks(reader, prep.train_ids[tr]), alphas or RIDGE_ALPHAS, device=device)
+            scores.update({f'{kind}_cv_r2': curve[alpha], f'{kind}_cv_r2_paper': curve.get(CLIP_ALPHAS[kind], float('nan'))})
         H_val, H_te = ridge_smoother(Xtr[tr], Xtr[va], alpha, device), ridge_smoother(Xtr, Xte, alpha, device)
         o_val, o_te = ridge_stream([(H_val, tr), (H_te, np.arange(len(Xtr)))], _TargetBlocks(reader, prep.train_ids), block, progress)
         pred, vp = o_te['pred'], o_val['pred']

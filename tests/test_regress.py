@@ -6,7 +6,7 @@ from neuro_decode.config import ConfigError
 from neuro_decode.stats import two_way_identification
 from neuro_decode.regress import (RidgeRegressor, GRURegressor, CNNRegressor, TransformerRegressor, n_params, train_network,
                                   predict_network, TrainConfig, restandardize, fit_stage1, stage1_table,
-                                  ridge_smoother, ridge_stream)
+                                  ridge_smoother, ridge_stream, ridge_alpha, RIDGE_ALPHAS, PAPER_ALPHA)
 
 @pytest.mark.parametrize('n,p', [(120, 40), (40, 120)])
 def test_ridge_matches_sklearn(n, p):
@@ -91,3 +91,26 @@ def test_cross_validation_equals_refitting_every_fold(n, p):
     best, score = RidgeRegressor(alphas=alphas, device='cpu').cross_validate(X, Y)
     np.testing.assert_allclose(score, ref, atol=2e-4)
     assert best == alphas[int(np.argmax(ref))]
+
+def _world(n, p, q, noise, rank, seed):
+    "Inputs with correlated voxels (a `rank`-dimensional signal under independent noise), a linear map, noisy targets."
+    r = np.random.default_rng(seed)
+    X = r.normal(size=(n, rank)) @ r.normal(size=(rank, p)) + r.normal(size=(n, p))
+    X = (X - X.mean(0))/X.std(0)                          # z-scored, as the betas are
+    return X, X @ (r.normal(size=(p, q))/np.sqrt(p)) + noise*r.normal(size=(n, q))
+
+@pytest.mark.parametrize('n,p,q,noise,rank', [(100, 1500, 30, 1., 20), (600, 300, 30, 2., 50), (300, 3000, 40, .3, 300), (2000, 200, 10, 5., 10)])
+def test_cross_validated_alpha_predicts_new_images_as_well_as_the_best_of_the_grid(n, p, q, noise, rank):
+    "On worlds of other sizes, correlations and noise, the alpha chosen inside the training images is within 0.02 R^2 of the test-set oracle."
+    X, Y = _world(n + 300, p, q, noise, rank, n)
+    def r2(a):
+        P = RidgeRegressor(a, device='cpu').fit(X[:n], Y[:n]).predict(X[n:])
+        return 1 - ((Y[n:] - P)**2).sum()/((Y[n:] - Y[:n].mean(0))**2).sum()
+    a, curve = ridge_alpha(X[:n], Y[:n], device='cpu')
+    assert set(curve) == set(RIDGE_ALPHAS) and curve[a] == max(curve.values())
+    assert r2(a) > max(map(r2, RIDGE_ALPHAS)) - 0.02, (a, r2(a))
+
+def test_alpha_at_the_end_of_the_grid_warns_and_bad_grids_are_refused():
+    X, Y = _world(200, 100, 5, 1., 10, 0)
+    with pytest.warns(UserWarning, match='at the end of the candidates'): ridge_alpha(X, np.random.default_rng(1).normal(size=(200, 5)), (1e-3, 1e-2), device='cpu')
+    with pytest.raises(ConfigError, match='expected positive numbers'): ridge_alpha(X, Y, (0., 10.), device='cpu')

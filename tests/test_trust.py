@@ -21,6 +21,25 @@ def run(tiny_root, tmp_path_factory):
     for m in ('ridge', 'gru'): fit_stage1(rd, 1, m, 15, cfg=TrainConfig(max_epochs=3), device='cpu', progress=False)
     return rd
 
+def test_ridge_chooses_alpha_inside_the_fitting_images_and_keeps_the_papers_as_a_variant(run, tmp_path, monkeypatch):
+    "ridge: alpha by cross-validation on the fitting images only (never the validation or test images); ridge_paper: 50,000; both in Table 3."
+    import neuro_decode.regress as R
+    from neuro_decode.report import table3
+    seen, choose = [], R.ridge_alpha
+    def spy(X, Y, *a, **kw): seen.append(np.array(X)); return choose(X, Y, *a, **kw)
+    rd = tmp_path/'run'; shutil.copytree(run, rd)
+    monkeypatch.setattr(R, 'ridge_alpha', spy)
+    cv = fit_stage1(rd, 1, 'ridge', 15, device='cpu', progress=False)
+    paper = fit_stage1(rd, 1, 'ridge_paper', 15, device='cpu', progress=False)
+    prep = load_prep(rd/'sub-01'/'prep.h5')
+    va, tr = R.validation_split(len(prep.train_betas), 0.1, 0)
+    assert len(seen) == 1 and np.array_equal(seen[0], prep.train_betas[tr])         # only ridge cross-validates, on the fitting images
+    assert cv['info_alpha'] in R.RIDGE_ALPHAS and 'cross-validation' in cv['info_alpha_from'] and np.isfinite(cv['info_alpha_cv_r2'])
+    assert paper['info_alpha'] == R.PAPER_ALPHA == 5e4 and paper['info_alpha_from'] == 'brain-diffuser'
+    assert fit_stage1(rd, 1, 'ridge', 15, alpha=7., device='cpu', progress=False)['info_alpha'] == 7. and len(seen) == 1
+    t = table3({'stage1': R.stage1_table(rd)})
+    assert {'ridge', 'ridge_paper', 'gru'} <= set(t.model) and t.set_index('model').loc['ridge_paper', 'alpha'] == 5e4
+
 @pytest.fixture
 def other_bundled(tmp_path, monkeypatch):
     "A copy of the bundled models whose VDVAE weights differ (a retrained model), made the bundled folder."

@@ -71,9 +71,12 @@ class SubjectLayout:
     def weights(self, model:str, k:int)->Path: return self.dir/f'{model}_L{k}.safetensors'
     def history(self, model:str, k:int)->Path: return self.dir/f'history_{model}_L{k}.json'
     def scores(self, model:str, k:int)->Path: return self.dir/f'metrics_{model}_L{k}.json'
-    def clip_pred(self, kind:str)->Path: return self.dir/f'pred_clip_{kind}.h5'
+    def clip_pred(self, kind:str, by:str='ridge')->Path:   # by: 'ridge' or 'gru' (the paper's CLIP networks)
+        return self.dir/(f'pred_clip_{kind}.h5' if by == 'ridge' else f'pred_clip_{kind}_{by}.h5')
     @property
     def clip_scores(self)->Path: return self.dir/'clip_scores.json'
+    @property
+    def clip_net_scores(self)->Path: return self.dir/'clip_scores_gru.json'
     @property
     def metrics(self)->Path: return self.dir/'metrics.csv'
     @property
@@ -96,11 +99,13 @@ def images(self,
            k:int|None=None,  # VDVAE layers of stage 1
            stage:int=1,      # 1 or 2
            noise:float=0,    # stage 2 only: amplitude of the noise added to its stage-1 start
+           clip:str='ridge', # stage 2 only: the model that predicted the CLIP embeddings ('gru': the paper's "Ours (CLIP)")
           )->Path:
     "A subject's image folder of one stage, model and number of layers."
     if stage == 1: return self.images_dir/f'stage1_{model}_L{k}'
     if model is None: return self.images_dir/'stage2_clip_only'
-    return self.images_dir/(f'stage2_{model}_L{k}' if not noise else f'noise_{model}_L{k}_A{noise:g}')
+    name = f'stage2_{model}_L{k}' if not noise else f'noise_{model}_L{k}_A{noise:g}'
+    return self.images_dir/(name if clip == 'ridge' else f'{name}_clip{clip}')
 
 @patch_to(SubjectLayout)
 def image_folders(self)->list:

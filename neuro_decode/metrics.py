@@ -351,7 +351,8 @@ def folder_info(folder:str|Path)->dict:
     "What an image folder holds (subject, model, layers, stage, noise), from its index.json."
     from neuro_decode.stage1 import read_index
     ix = read_index(folder)
-    return dict(subject=int(ix['subject']), model=ix.get('model'), layers=ix.get('k'), stage=int(ix.get('stage', 1)),
+    model = ix.get('model') if ix.get('embeddings', 'ridge') == 'ridge' else f"{ix.get('model')}+clip-{ix['embeddings']}"   # "Ours (CLIP)": gru+clip-gru
+    return dict(subject=int(ix['subject']), model=model, layers=ix.get('k'), stage=int(ix.get('stage', 1)),
                 noise=float(ix.get('noise', 0) or 0), ids=[int(i) for i in ix['ids']])
 
 def _image_suffix(folder:Path, first:int)->str:
@@ -395,7 +396,7 @@ def evaluate_folders(run_dir:str|Path, subject:int,
 
 # %% ../nbs/10_metrics.ipynb #04cdc62a
 def compare(scores:dict, n_perm:int=5000, n_boot:int=1000, seed:int=0)->pd.DataFrame:
-    "Paired tests on the same images: GRU against ridge (same layers, stage, noise), and stage 2 against stage 1 (same model)."
+    "Paired tests on the same images: GRU against ridge (same layers, stage, noise), stage 2 against stage 1 (same model), Ours (CLIP) against Ours."
     rows = []
     keys = list(scores)
     def add(a, b, what):
@@ -408,6 +409,7 @@ def compare(scores:dict, n_perm:int=5000, n_boot:int=1000, seed:int=0)->pd.DataF
         model, layers, stage, noise = k
         if model == 'gru' and ('ridge', layers, stage, noise) in scores: add(k, ('ridge', layers, stage, noise), f'GRU - ridge (L{layers}, stage {stage}, noise {noise:g})')
         if stage == 2 and noise == 0 and (model, layers, 1, 0.0) in scores: add(k, (model, layers, 1, 0.0), f'stage 2 - stage 1 ({model}, L{layers})')
+        if model == 'gru+clip-gru' and ('gru', layers, stage, noise) in scores: add(k, ('gru', layers, stage, noise), f'Ours (CLIP) - Ours (L{layers}, stage {stage})')
     return pd.DataFrame(rows)
 
 def read_metrics(path:str|Path, run_dir:str|Path|None=None)->pd.DataFrame:

@@ -406,7 +406,8 @@ def train_network(kind:str,               # 'gru', 'cnn' or 'transformer'
                   Y:np.ndarray,           # (n, outputs) targets
                   cfg:TrainConfig|None=None,
                   seed:int=0, device:str|None=None,
-                  progress:bool=True)->tuple: # (model, history, summary)
+                  progress:bool=True,
+                  model_kw:dict|None=None)->tuple: # (model, history, summary); model_kw: the network's sizes (hidden, dropout)
     "Early stopping on a 10% validation split, then a refit on all images replaying the learning rates."
     if kind not in MODELS: raise ConfigError(f"unknown model {kind!r}: expected one of {sorted(MODELS)}")
     c = cfg or TrainConfig()
@@ -416,7 +417,7 @@ def train_network(kind:str,               # 'gru', 'cnn' or 'transformer'
     gen = torch.Generator(device=dev).manual_seed(seed)
     Xt, Yt = torch.as_tensor(X, dtype=torch.float32, device=dev), torch.as_tensor(Y, dtype=torch.float32, device=dev)
     va, tr = validation_split(len(X), c.val_frac, seed)
-    model = MODELS[kind](X.shape[1], Y.shape[1]).to(dev)
+    model = MODELS[kind](X.shape[1], Y.shape[1], **(model_kw or {})).to(dev)
     hist, states = _epochs(model, Xt[tr], Yt[tr], c, c.max_epochs, gen, Xt[va], Yt[va], progress, f'{kind}: early stopping')
     vals = [h['val_mse'] for h in hist]
     best_ep = int(np.argmin(vals)) + 1
@@ -435,7 +436,7 @@ def train_network(kind:str,               # 'gru', 'cnn' or 'transformer'
     if c.refit:
         n_refit = len(hist) if c.refit_epochs == 'all' else best_ep
         seed_everything(seed)
-        model = MODELS[kind](X.shape[1], Y.shape[1]).to(dev)
+        model = MODELS[kind](X.shape[1], Y.shape[1], **(model_kw or {})).to(dev)
         _epochs(model, Xt, Yt, c, n_refit, gen, progress=progress, desc=f'{kind}: refit on all', lrs=[h['lr'] for h in hist])
         summary['refit_epochs'] = n_refit
     return model.eval(), hist, summary

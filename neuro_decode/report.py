@@ -65,7 +65,7 @@ def _metric_wide(d:pd.DataFrame, index:list)->pd.DataFrame:
     return d.pivot_table(index=index, columns='label', values='cell', aggfunc='first', observed=True)
 
 def _name(model, k):
-    return {'clip_only': 'stage 2 without stage 1 (grey start)', 'ridge': f'ridge L{k}', 'ridge_paper': f'ridge L{k} (brain-diffuser alpha)', 'gru': f'GRU L{k}',
+    return {'clip_only': 'stage 2 without stage 1 (grey start)', 'gru+clip-gru': f'Ours (CLIP): GRU L{k}, GRU-predicted CLIP', 'ridge': f'ridge L{k}', 'ridge_paper': f'ridge L{k} (brain-diffuser alpha)', 'gru': f'GRU L{k}',
             'true': f'true latents L{k}'}.get(model, f'{model} L{k}')
 
 def table4(g:dict, subject:int|None=None)->pd.DataFrame:

@@ -61,7 +61,7 @@ class Node:
     @property
     def id(self)->str:
         "The node's name: step, subject and parameter values, e.g. 07_regress_sub-01_ridge+gru_L15."
-        short = dict(latents='L', amplitudes='A', ablation='abl-', sessions='ses-')
+        short = dict(latents='L', amplitudes='A', ablation='abl-', sessions='ses-', clip_models='clip-')
         parts = [self.step.notebook] + ([SUBJECT_DIR.format(self.subject)] if self.subject is not None else [])
         for k, v in self.params.items():
             v = v if isinstance(v, (tuple, list)) else (v,)
@@ -138,7 +138,8 @@ def graph(cfg:Config, req:Request)->list: # every node of the request, in an exe
         k2 = tuple(k for k in k2 if k in req.latents)
         im1[s] = add('images1', s, {'models': tuple(req.models or PAPER_MODELS), 'latents': tuple(req.latents)},
                      [s1[s, k] for k in req.latents])
-        s2[s] = add('stage2', s, {'models': s2_models, 'latents': k2}, [im1[s], feats]) if k2 else None
+        ours_clip = {'clip_models': ('ridge', 'gru')} if s == first and 'gru' in s2_models and 15 in k2 else {}   # "Ours (CLIP)"
+        s2[s] = add('stage2', s, {'models': s2_models, 'latents': k2, **ours_clip}, [im1[s], feats]) if k2 else None
         noise_subs = req.noise_subjects if req.noise_subjects is not None else (first,)
         if s in noise_subs and len(req.noise) and 'gru' in s2_models and 15 in k2:
             nz[s] = add('noise', s, {'model': 'gru', 'latents': 15, 'amplitudes': tuple(req.noise),

@@ -19,11 +19,12 @@ from .features import (load_vd_encoders, ClipEncoders, vd_text_tokens, vd_image_
                                VD_ORIGIN, FeatureReader, _folder_files, VD_TEXT_TOKENS, VD_IMAGE_TOKENS)
 
 # %% auto #0
-__all__ = ['VD_STAGE2_PARTS', 'WEIGHT_NAMES', 'VD_LATENT_SIZE', 'CONVENTIONS', 'CLIP_ALPHAS', 'STAGE2_DEFAULTS',
-           'accepts_encoder_mask', 'patch_dual_transformer', 'check_vd_folder', 'load_dual_unet', 'VD', 'load_vd',
-           'vd_model', 'small_vd', 'set_mixing', 'ddim_scheduler', 'start_schedule', 'check_embeddings',
-           'unconditional', 'image_seeds', 'to_model_size', 'denoise_step', 'stage2_sample', 'token_correlation',
-           'fit_clip_regressors', 'load_clip_predictions', 'add_image_noise', 'run_stage2']
+__all__ = ['VD_STAGE2_PARTS', 'WEIGHT_NAMES', 'VD_LATENT_SIZE', 'CONVENTIONS', 'CLIP_ALPHAS', 'CLIP_MODELS', 'CLIP_NET',
+           'STAGE2_DEFAULTS', 'accepts_encoder_mask', 'patch_dual_transformer', 'check_vd_folder', 'load_dual_unet',
+           'VD', 'load_vd', 'vd_model', 'small_vd', 'set_mixing', 'ddim_scheduler', 'start_schedule',
+           'check_embeddings', 'unconditional', 'image_seeds', 'to_model_size', 'denoise_step', 'stage2_sample',
+           'token_correlation', 'fit_clip_regressors', 'clip_net_config', 'fit_clip_networks', 'load_clip_predictions',
+           'add_image_noise', 'run_stage2']
 
 # %% ../nbs/09_stage2.ipynb #4d6893f1
 def _dual_transformer_class():
@@ -293,6 +294,23 @@ def token_correlation(pred:np.ndarray, true:np.ndarray)->float:
     "Mean over images and tokens of the correlation of a predicted token with the true one (over its D values)."
     return float(pearson(pred, true).mean())
 
+def _write_clip_pred(path:Path, pred, ids, tm, ts, vp, shape, **attrs):
+    "One file of predicted embeddings: raw, with the statistics for either re-standardisation (`load_clip_predictions`)."
+    import h5py
+    from neuro_decode.regress import POSTS
+    with atomic_path(path) as tmp, h5py.File(tmp, 'w') as f:
+        f['pred'] = pred.reshape(len(pred), *shape); f['ids'] = ids
+        f['target_mean'], f['target_std'] = tm, ts
+        f['val_pred_mean'], f['val_pred_std'] = vp.mean(0), vp.std(0)
+        f.attrs.update(posts=json.dumps(POSTS), **attrs)
+
+def _clip_scores(scores:dict, kind:str, pred, true, tm, ts, shape):
+    "Token correlation and 2-way identification of predicted embeddings, raw and re-standardised, into `scores`."
+    from neuro_decode.regress import restandardize
+    for post, p in (('raw', pred), ('restd', restandardize(pred, tm, ts))):
+        scores[f'{kind}_token_r_{post}'] = token_correlation(p.reshape(len(p), *shape), true.reshape(len(true), *shape))
+        scores[f'{kind}_ident_{post}'] = float(two_way_identification(p, true).mean())
+
 # %% ../nbs/09_stage2.ipynb #8dce6194
 def fit_clip_regressors(run_dir:str|Path, subject:int,
                         alpha_text:float|None=None,   # None: by cross-validation in the fitting images
@@ -300,10 +318,8 @@ def fit_clip_regressors(run_dir:str|Path, subject:int,
                         alphas:tuple|None=None,       # candidates for cross-validation; None: chapter 07's RIDGE_ALPHAS
                         seed:int=0, device:str|None=None, block:int=8192, progress:bool=False)->dict: # scores
     "Ridge from betas to VD's text and vision embeddings for one subject: pred_clip_text.h5, pred_clip_vision.h5 and clip_scores.json."
-    import h5py
     from neuro_decode.nsd import load_prep
-    from neuro_decode.regress import (ridge_smoother, ridge_stream, validation_split, restandardize,
-                                      _TargetBlocks, POSTS, ridge_alpha, RIDGE_ALPHAS)
+    from neuro_decode.regress import ridge_smoother, ridge_stream, validation_split, _TargetBlocks, ridge_alpha, RIDGE_ALPHAS
     run, s = RunLayout(run_dir), int(subject)
     sl = run.subject(s)
     prep = load_prep(sl.prep)
@@ -320,30 +336,63 @@ def fit_clip_regressors(run_dir:str|Path, subject:int,
             scores.update({f'{kind}_cv_r2': curve[alpha], f'{kind}_cv_r2_paper': curve.get(CLIP_ALPHAS[kind], float('nan'))})
         H_val, H_te = ridge_smoother(Xtr[tr], Xtr[va], alpha, device), ridge_smoother(Xtr, Xte, alpha, device)
         o_val, o_te = ridge_stream([(H_val, tr), (H_te, np.arange(len(Xtr)))], _TargetBlocks(reader, prep.train_ids), block, progress)
-        pred, vp = o_te['pred'], o_val['pred']
-        with atomic_path(sl.clip_pred(kind)) as tmp, h5py.File(tmp, 'w') as f:
-            f['pred'] = pred.reshape(len(Xte), *shape); f['ids'] = prep.test_ids
-            f['target_mean'], f['target_std'] = o_te['target_mean'], o_te['target_std']
-            f['val_pred_mean'], f['val_pred_std'] = vp.mean(0), vp.std(0)
-            f.attrs.update(kind=kind, alpha=alpha, subject=s, target_source=json.dumps(reader.source), features=str(reader.path),
-                           posts=json.dumps(POSTS))
-        true = reader.read(prep.test_ids)
-        for post, p in (('raw', pred), ('restd', restandardize(pred, o_te['target_mean'], o_te['target_std']))):
-            scores[f'{kind}_token_r_{post}'] = token_correlation(p.reshape(len(p), *shape), true.reshape(len(true), *shape))
-            scores[f'{kind}_ident_{post}'] = float(two_way_identification(p, true).mean())
+        pred, vp, tm, ts = o_te['pred'], o_val['pred'], o_te['target_mean'], o_te['target_std']
+        _write_clip_pred(sl.clip_pred(kind), pred, prep.test_ids, tm, ts, vp, shape, kind=kind, alpha=alpha, subject=s,
+                         target_source=json.dumps(reader.source), features=str(reader.path))
+        _clip_scores(scores, kind, pred, reader.read(prep.test_ids), tm, ts, shape)
         scores[f'{kind}_alpha'] = alpha
     write_json(scores, sl.clip_scores)
     return scores
 
+# %% ../nbs/09_stage2.ipynb #a21fbee6
+CLIP_MODELS = ('ridge', 'gru')              # what predicts the CLIP embeddings: ridge (brain-diffuser), the paper's GRU networks
+CLIP_NET = dict(hidden=256, dropout=0.5)   # the paper's CLIP networks: GRURegressor with 256 units each way and dropout 0.5
+
+def clip_net_config(max_epochs:int=200):
+    "The paper's CLIP-network training: NAdam 1e-3 (weight decay 5e-6), batches of 128, plateau 6 (x0.5), stop after 12, no augmentation."
+    from neuro_decode.regress import TrainConfig
+    return TrainConfig(batch=128, noise_sd=0., mask_p=0., max_epochs=max_epochs)
+
+def fit_clip_networks(run_dir:str|Path, subject:int,
+                      cfg=None,                    # a TrainConfig; None: `clip_net_config()`
+                      seed:int=0, device:str|None=None, progress:bool=False)->dict: # scores
+    """The paper's GRU networks from betas to VD's text and vision embeddings for one subject, stopped early on the
+    validation split of the training images (never the test set): pred_clip_<kind>_gru.h5 and clip_scores_gru.json."""
+    from neuro_decode.nsd import load_prep
+    from neuro_decode.regress import train_network, predict_network
+    run, s = RunLayout(run_dir), int(subject)
+    sl = run.subject(s)
+    prep = load_prep(sl.prep)
+    Xtr, Xte = prep.train_betas, prep.test_betas
+    c = cfg or clip_net_config()
+    scores = dict(subject=s, n_train=len(Xtr), n_test=len(Xte), model='gru', **CLIP_NET)
+    kinds = ('text', 'vision') if sl.info()['captions'] else ('vision',)
+    if 'text' not in kinds: sl.clip_pred('text', 'gru').unlink(missing_ok=True)
+    for kind in kinds:
+        reader = FeatureReader(run.clip_features(kind))
+        shape, Ytr = reader.shape[1:], reader.read(prep.train_ids)
+        net, hist, summ = train_network('gru', Xtr, Ytr, c, seed, device, progress, model_kw=CLIP_NET)
+        pred, vp = predict_network(net, Xte), summ['val_pred']
+        tm, ts = Ytr.mean(0), Ytr.std(0)
+        _write_clip_pred(sl.clip_pred(kind, 'gru'), pred, prep.test_ids, tm, ts, vp, shape, kind=kind, model='gru', subject=s,
+                         target_source=json.dumps(reader.source), features=str(reader.path))
+        _clip_scores(scores, kind, pred, reader.read(prep.test_ids), tm, ts, shape)
+        scores.update({f'{kind}_epochs': len(hist), f'{kind}_best_epoch': summ.get('best_epoch')})
+    write_json(scores, sl.clip_net_scores)
+    return scores
+
 # %% ../nbs/09_stage2.ipynb #f7cf2bd5
-def load_clip_predictions(run_dir:str|Path, subject:int, kind:str, post:str='test')->tuple: # (embeddings (n, T, D), ids, record)
+def load_clip_predictions(run_dir:str|Path, subject:int, kind:str, post:str='test',
+                          by:str='ridge')->tuple: # (embeddings (n, T, D), ids, record); by: 'ridge' or 'gru' (the CLIP networks)
     "Predicted text or vision embeddings of a subject's test images, post-processed as asked."
     import h5py
     from neuro_decode.regress import restandardize, POSTS
     if kind not in ('text', 'vision'): raise ConfigError(f"kind {kind!r}: expected 'text' or 'vision'")
     if post not in POSTS: raise ConfigError(f"post {post!r}: expected one of {list(POSTS)}")
-    p = RunLayout(run_dir).subject(subject).clip_pred(kind)
-    if not p.exists(): raise ConfigError(f"{p}: missing; fit the CLIP regressors first (09_stage2: fit_clip_regressors)")
+    if by not in CLIP_MODELS: raise ConfigError(f"CLIP embeddings by {by!r}: expected one of {CLIP_MODELS}")
+    p = RunLayout(run_dir).subject(subject).clip_pred(kind, by)
+    fit = 'fit_clip_regressors' if by == 'ridge' else 'fit_clip_networks'
+    if not p.exists(): raise ConfigError(f"{p}: missing; fit the CLIP {'regressors' if by == 'ridge' else 'networks'} first (09_stage2: {fit})")
     try:
         with h5py.File(p, 'r') as f:
             z, ids = f['pred'][()], f['ids'][()]
@@ -352,7 +401,7 @@ def load_clip_predictions(run_dir:str|Path, subject:int, kind:str, post:str='tes
             elif post == 'train': flat = restandardize(flat, f['target_mean'][()], f['target_std'][()], f['val_pred_mean'][()], f['val_pred_std'][()])
             return flat.reshape(z.shape).astype(np.float32), ids, read_source(f.attrs.get('target_source'))
     except (OSError, KeyError) as e:
-        raise ConfigError(f"{p}: unreadable or incomplete ({type(e).__name__}); fit the CLIP regressors again") from None
+        raise ConfigError(f"{p}: unreadable or incomplete ({type(e).__name__}); run {fit} again") from None
 
 # %% ../nbs/09_stage2.ipynb #b910584a
 def add_image_noise(images:np.ndarray,   # (n, H, W, 3) uint8
@@ -369,11 +418,27 @@ def add_image_noise(images:np.ndarray,   # (n, H, W, 3) uint8
 STAGE2_DEFAULTS = dict(strength=0.75, steps=50, guidance=7.5, text_strength=0.4, convention='brain-diffuser', post='test')
 
 # %% ../nbs/09_stage2.ipynb #6ffb24ac
+def _guidance(rd:Path, s:int, vd:VD, p:dict, clip:str)->tuple: # (text (n, 77, D), vision (n, 257, D), test ids)
+    "A subject's predicted embeddings for stage 2, checked against the VD's encoders; without captions, text guidance off (in `p`)."
+    sl = RunLayout(rd).subject(s)
+    vision, ids, vsrc = load_clip_predictions(rd, s, 'vision', p['post'], clip)
+    hint = 'use the VD whose CLIP encoders made the run\'s features (same weights folder), or recompute the features'
+    check_source(vsrc, vd.clip_source, sl.clip_pred('vision', clip), hint)
+    if sl.info()['captions']:
+        text, ids_t, tsrc = load_clip_predictions(rd, s, 'text', p['post'], clip)
+        if not np.array_equal(ids, ids_t): raise ConfigError(f"{sl.dir}: text and vision predictions are for different images")
+        check_source(tsrc, vd.clip_source, sl.clip_pred('text', clip), hint)
+    else:                                            # prepared without captions: image guidance only
+        text = unconditional(vd)[0].numpy().repeat(len(ids), 0); p['text_strength'] = 0.0
+    check_embeddings(vd, text[:1], vision[:1])
+    return text, vision, ids
+
 def run_stage2(run_dir:str|Path, subject:int,
                model:str|None='gru',        # stage-1 model whose images start stage 2; None: a neutral mid-grey start
                k:int=15,                    # its VDVAE layers
                weights_dir:str|Path|None=None,
                noise:float=0,               # noise amplitude added to the start image (chapter 11)
+               clip:str='ridge',            # what predicted the CLIP embeddings: 'ridge', or 'gru' (the paper's "Ours (CLIP)")
                seed:int=0, device:str|None=None,
                batch:int|None=None,         # images per sampler call; None: 32 at the small VD's 64 px, 8 at VD's 512
                vd:VD|None=None,
@@ -383,20 +448,13 @@ def run_stage2(run_dir:str|Path, subject:int,
     p = {**STAGE2_DEFAULTS, **params}
     unknown = set(params) - set(STAGE2_DEFAULTS)
     if unknown: raise ConfigError(f"unknown stage-2 parameters {sorted(unknown)}: expected some of {sorted(STAGE2_DEFAULTS)}")
+    if clip not in CLIP_MODELS: raise ConfigError(f"clip {clip!r}: expected one of {CLIP_MODELS}")
+    if model is None and clip != 'ridge': raise ConfigError("the grey start (model None) is guided by ridge's embeddings only; expected clip='ridge'")
     vd = vd or vd_model(weights_dir, device)
     batch = batch or (32 if vd.size <= 64 else 8)
     rd, s = Path(run_dir), int(subject)
     sl = RunLayout(rd).subject(s)
-    vision, ids, vsrc = load_clip_predictions(rd, s, 'vision', p['post'])
-    hint = 'use the VD whose CLIP encoders made the run\'s features (same weights folder), or recompute the features'
-    check_source(vsrc, vd.clip_source, sl.clip_pred('vision'), hint)
-    if sl.info()['captions']:
-        text, ids_t, tsrc = load_clip_predictions(rd, s, 'text', p['post'])
-        if not np.array_equal(ids, ids_t): raise ConfigError(f"{sl.dir}: text and vision predictions are for different images")
-        check_source(tsrc, vd.clip_source, sl.clip_pred('text'), hint)
-    else:                                            # prepared without captions: image guidance only
-        text = unconditional(vd)[0].numpy().repeat(len(ids), 0); p['text_strength'] = 0.0
-    check_embeddings(vd, text[:1], vision[:1])
+    text, vision, ids = _guidance(rd, s, vd, p, clip)
     if model is None:
         init, s1 = np.full((len(ids), vd.size, vd.size, 3), 127, np.uint8), None
     else:
@@ -406,9 +464,10 @@ def run_stage2(run_dir:str|Path, subject:int,
         init = to_model_size(read_images(f1, ids), vd.size)
     seeds = image_seeds(ids, seed)
     init = add_image_noise(init, noise, seeds)
-    out = sl.images(model, k, stage=2, noise=noise)
+    out = sl.images(model, k, stage=2, noise=noise, clip=clip)
     index = dict(subject=s, model=model if model is not None else 'clip_only', k=k if model is not None else None,
-                 stage=2, noise=float(noise), init='stage1' if model is not None else 'grey', seed=seed, ids=[int(i) for i in ids],
+                 stage=2, noise=float(noise), **({} if clip == 'ridge' else {'embeddings': clip}),
+                 init='stage1' if model is not None else 'grey', seed=seed, ids=[int(i) for i in ids],
                  size=vd.size, **p, vd=vd.source, vd_label=source_label(vd.source), clip=vd.clip_source,
                  stage1=None if s1 is None else dict(folder=str(f1.relative_to(sl.dir)), decoder=s1.get('decoder'), post=s1.get('post')))
     with file_lock(out):                             # one writer per folder, whichever step or notebook asks

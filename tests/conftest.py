@@ -64,5 +64,5 @@ def stage1_reference(tmp_path_factory, worker_id):
             assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
             (d/'complete').write_text('')
     scores = stage1_scores(d/'sim-tiny')
-    assert len(scores) == 4, scores                      # ridge, GRU and the ablation's CNN and Transformer
+    assert len(scores) == 5, scores                      # ridge (and brain-diffuser's alpha), GRU and the ablation's CNN and Transformer
     return scores

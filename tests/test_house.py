@@ -18,7 +18,7 @@ def test_no_chapter_imports_the_runner():
 
 # names of the files a run writes (the run layout's, chapter 00b): nowhere else in the library
 RUN_NAMES = re.compile(r"sub-\{|'sub-\*|prep\.h5'|pred_\{|pred_clip_\{|history_\{|metrics_\{|'metrics\.csv'|'metric_tests\.csv'|'rsa\.csv'|"
-                       r"'clip_scores\.json'|'glm_accuracy\.csv'|noise_\{|noise_effect_|stage1_\{|stage2_\{|'stage2_clip_only'|'index\.json'|"
+                       r"'clip_scores\.json'|'clip_scores_gru\.json'|_clip\{clip\}|'glm_accuracy\.csv'|noise_\{|noise_effect_|stage1_\{|stage2_\{|'stage2_clip_only'|'index\.json'|"
                        r"\{[^}]*:05d\}\S*\.png|/'features'|/'images'|/'report'|'\.stamps'|'run_log\.csv'|vdvae_L\{k\}\.h5|clip_\{kind\}\.h5")
 
 def test_run_folder_names_are_spelled_in_the_layout_only():

@@ -222,3 +222,38 @@ def test_without_captions_stage2_is_guided_by_images_only(tiny_root, tmp_path):
     stage1_images(rd, 1, 'ridge', 15, device='cpu', progress=False)
     f = run_stage2(rd, 1, 'ridge', 15, steps=6, progress=False)
     assert json.loads((f/'index.json').read_text())['text_strength'] == 0.0 and len(list(f.glob('*.png'))) == 12
+
+def test_ours_clip_uses_the_papers_clip_networks_fitted_on_training_images_only(tiny_root, tmp_path, monkeypatch):
+    """"Ours (CLIP)": the paper's GRU networks (256 units each way, dropout 0.5, batches of 128, no augmentation) from the
+    betas to the text and vision embeddings, trained on the training images only (stopped early on their validation split,
+    not on the test set as the paper's scripts), then stage 2 from the GRU's stage-1 image guided by their embeddings, in a
+    folder and under a metrics name of its own."""
+    import neuro_decode.regress as R
+    from neuro_decode.config import ConfigError
+    from neuro_decode.nsd import prepare_subject, load_prep
+    from neuro_decode.features import extract_features
+    from neuro_decode.stage1 import stage1_images
+    from neuro_decode.stage2 import fit_clip_networks, clip_net_config, CLIP_NET
+    from neuro_decode.metrics import folder_info
+    rd = tmp_path/'run'
+    for s in (1, 7): prepare_subject(tiny_root, s, rd, progress=False)
+    extract_features(rd, (15,), progress=False)
+    R.fit_stage1(rd, 1, 'gru', 15, cfg=R.TrainConfig(max_epochs=3), device='cpu', progress=False)
+    stage1_images(rd, 1, 'gru', 15, device='cpu', progress=False)
+    seen, train = [], R.train_network
+    def spy(kind, X, Y, cfg=None, *a, **kw): seen.append((kind, np.array(X), cfg, kw.get('model_kw'))); return train(kind, X, Y, cfg, *a, **kw)
+    monkeypatch.setattr(R, 'train_network', spy)
+    scores = fit_clip_networks(rd, 1, clip_net_config(3), device='cpu')
+    prep = load_prep(rd/'sub-01'/'prep.h5')
+    assert [s[0] for s in seen] == ['gru', 'gru'] and all(np.array_equal(s[1], prep.train_betas) for s in seen)
+    c = seen[0][2]
+    assert (c.batch, c.noise_sd, c.mask_p, c.val_frac, c.lr, c.weight_decay, c.stop_patience) == (128, 0., 0., 0.1, 1e-3, 5e-6, 12)
+    net = R.GRURegressor(50, 77*64, **seen[0][3])
+    assert (net.gru1.hidden_size, net.gru2.input_size, net.head.fc1.in_features, net.head.fc2.out_features, net.drop.p) == (256, 512, 512, 77*64, 0.5)
+    assert np.isfinite([scores['text_ident_restd'], scores['vision_token_r_restd']]).all() and scores['vision_epochs'] >= 1
+    t, ids, _ = load_clip_predictions(rd, 1, 'text', by='gru')
+    assert t.shape == (12, 77, 64) and np.array_equal(ids, prep.test_ids)
+    f = run_stage2(rd, 1, 'gru', 15, clip='gru', steps=6, progress=False)
+    assert f.name == 'stage2_gru_L15_clipgru' and folder_info(f)['model'] == 'gru+clip-gru' and len(list(f.glob('*.png'))) == 12
+    with pytest.raises(ConfigError, match=r"clip 'cnn': expected one of \('ridge', 'gru'\)"): run_stage2(rd, 1, 'gru', 15, clip='cnn')
+    with pytest.raises(ConfigError, match='pred_clip_vision.h5: missing; fit the CLIP regressors first'): run_stage2(rd, 1, 'gru', 15, steps=6, progress=False)

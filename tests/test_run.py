@@ -40,7 +40,8 @@ def test_whole_run(full):
     assert '[IPKernelApp]' not in r.stdout + r.stderr       # kernels' own log lines (e.g. the TCP warning) stay out of the user's terminal
     m = pd.read_csv(rd/'sub-07'/'metrics.csv')
     assert {(2, 'ridge'), (2, 'gru'), (2, 'clip_only'), (2, 'gru+clip-gru'), (1, 'true')} <= set(zip(m.stage, m.model))   # with "Ours (CLIP)" on the first subject
-    assert 'gru+clip-gru' not in set(pd.read_csv(rd/'sub-01'/'metrics.csv').model) and 'Ours (CLIP): GRU L15' in (rd/'report'/'report.html').read_text()
+    assert 'gru+clip-gru' not in set(pd.read_csv(rd/'sub-01'/'metrics.csv').model)
+    assert 'Ours (CLIP) - Ours (L15, stage 2)' in set(pd.read_csv(rd/'sub-07'/'metric_tests.csv').comparison)          # tested against Ours, pairwise
     assert sorted(m[m.model == 'gru'].noise.unique()) == [0, 8, 16, 32, 64, 256]
     assert len(list((rd/'sub-01'/'images'/'stage2_gru_L15').glob('*.png'))) == 12
 

@@ -8,10 +8,10 @@ STAMP := $(VENV)/.installed
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 PRESET ?= default
 
-.PHONY: run test docs bench readme export clean-nbs check-sync venv help
+.PHONY: run test docs bench readme results export clean-nbs check-sync venv help
 
 help:
-	@echo "make run | test | docs | bench | readme | export"
+	@echo "make run | test | docs | bench | readme | results | export"
 
 $(STAMP): setup.py settings.ini
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ docs: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) tools/docs.py site
 
 readme: $(STAMP)
+	$(PY) tools/docs.py readme
+
+# keep the default run's findings and tables (runs/sim-$(PRESET)/report/results) in results/, then regenerate the README that reads them
+results: $(STAMP)
+	$(PY) -c "from neuro_decode.report import keep_results; print('kept in', keep_results('runs/sim-$(PRESET)', 'results/sim-$(PRESET)'))"
 	$(PY) tools/docs.py readme
 
 export: $(STAMP)

@@ -30,6 +30,8 @@ class RunLayout:
     def clip_features(self, kind:str)->Path: return self.features/CLIP_FEATURES.format(kind=kind)
     @property
     def report(self)->Path: return self.root/'report'/'report.html'
+    @property
+    def results(self)->Path: return self.root/'report'/'results'      # the numbers the report shows, as files (chapter 13)
     def stimulus_file(self, name:str)->Path: return self.root/'stimuli'/f'{name}.hdf5'   # written by readers of other datasets
     @property
     def stamps(self)->Path: return self.root/'.stamps'
@@ -168,5 +170,5 @@ STEP_OUTPUTS = {
     'noise': (f'{_S}/images/noise_*/*', f'{_S}/noise_*.csv'),
     'metrics': (f'{_S}/metrics.csv', f'{_S}/metric_tests.csv'),
     'rsa': (f'{_S}/rsa.csv',),
-    'report': ('report/report.html',),
+    'report': ('report/report.html', 'report/results/*'),
 }

@@ -12,7 +12,7 @@ from PIL import Image
 from tqdm import tqdm
 from .config import ConfigError, get_device, write_csv, atomic_path, file_lock
 from .layout import RunLayout, image_file
-from .stats import pearson, unit_rows, corr_matrix, two_way, two_way_identification, bootstrap_ci
+from .stats import pearson, unit_rows, corr_matrix, two_way, two_way_identification, bootstrap_ci, paired_difference
 
 # %% auto #0
 __all__ = ['GREY', 'IMAGENET_MEAN', 'IMAGENET_STD', 'CLIP_MEAN', 'CLIP_STD', 'TV', 'NET_METRICS', 'STAND_INS', 'NO_VERDICT',
@@ -282,17 +282,7 @@ def paired_test(a:Score, b:Score,             # the same metric for two models o
                 n_perm:int=5000, n_boot:int=1000, seed:int=0)->dict:
     "Mean difference a - b, its bootstrap interval, and a two-sided sign-flip permutation p-value over images."
     if len(a.values) != len(b.values): raise MetricsError(f"{a.metric}: {len(a.values)} vs {len(b.values)} images; a paired test needs the same images")
-    rng = np.random.default_rng(seed)
-    d = a.values - b.values
-    obs = float(d.mean())
-    flips = rng.choice([-1., 1.], size=(n_perm, len(d)))
-    p = float((1 + np.sum(np.abs((flips*d).mean(1)) >= abs(obs) - 1e-15))/(1 + n_perm))
-    n = len(d)
-    boots = []
-    for _ in range(n_boot):
-        i = rng.integers(0, n, n)
-        boots.append(a.value(i) - b.value(i))
-    return dict(diff=obs, lo=float(np.quantile(boots, 0.025)), hi=float(np.quantile(boots, 0.975)), p=p, n=n)
+    return paired_difference(a.values - b.values, lambda i: a.value(i) - b.value(i), n_perm, n_boot, seed)
 
 # %% ../nbs/10_metrics.ipynb #07d4ded1
 LABELS = {'pixcorr': 'PixCorr', 'ssim': 'SSIM', 'ssim_bd': "SSIM (brain-diffuser's column-wise)"}
@@ -396,7 +386,8 @@ def evaluate_folders(run_dir:str|Path, subject:int,
 
 # %% ../nbs/10_metrics.ipynb #04cdc62a
 def compare(scores:dict, n_perm:int=5000, n_boot:int=1000, seed:int=0)->pd.DataFrame:
-    "Paired tests on the same images: GRU against ridge (same layers, stage, noise), stage 2 against stage 1 (same model), Ours (CLIP) against Ours."
+    """Paired tests on the same images: GRU against ridge (same layers, stage, noise), stage 2 against stage 1 (same model),
+    Ours (CLIP) against Ours, 31 against 15 layers (same model and stage), and each noise amplitude against none."""
     rows = []
     keys = list(scores)
     def add(a, b, what):
@@ -410,6 +401,8 @@ def compare(scores:dict, n_perm:int=5000, n_boot:int=1000, seed:int=0)->pd.DataF
         if model == 'gru' and ('ridge', layers, stage, noise) in scores: add(k, ('ridge', layers, stage, noise), f'GRU - ridge (L{layers}, stage {stage}, noise {noise:g})')
         if stage == 2 and noise == 0 and (model, layers, 1, 0.0) in scores: add(k, (model, layers, 1, 0.0), f'stage 2 - stage 1 ({model}, L{layers})')
         if model == 'gru+clip-gru' and ('gru', layers, stage, noise) in scores: add(k, ('gru', layers, stage, noise), f'Ours (CLIP) - Ours (L{layers}, stage {stage})')
+        if layers == 31 and noise == 0 and (model, 15, stage, 0.0) in scores: add(k, (model, 15, stage, 0.0), f'L31 - L15 ({model}, stage {stage})')
+        if noise > 0 and (model, layers, stage, 0.0) in scores: add(k, (model, layers, stage, 0.0), f'noise {noise:g} - noise 0 ({model}, L{layers}, stage {stage})')
     return pd.DataFrame(rows)
 
 def read_metrics(path:str|Path, run_dir:str|Path|None=None)->pd.DataFrame:

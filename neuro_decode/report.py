@@ -4,17 +4,20 @@
 
 # %% ../nbs/13_report.ipynb #e0ab264d
 from __future__ import annotations
-import json, base64, io, html, datetime
+import json, base64, io, html, datetime, shutil, subprocess
 from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt, seaborn as sns
 from .metrics import ORDER
-from .config import ConfigError, atomic_path
+from .config import ConfigError, atomic_path, project_root, write_csv, write_json
 from .layout import RunLayout, image_index
+from .findings import findings, findings_table, VERDICTS
 
 # %% auto #0
-__all__ = ['CSS', 'gather', 'table2', 'table3', 'table4', 'table5', 'table6', 'clip_note', 'unavailable', 'fig_reconstructions',
-           'fig_metrics', 'fig_noise', 'fig_training', 'fig_rsa', 'report_html', 'write_report', 'report_text']
+__all__ = ['CSS', 'RESULT_TABLES', 'gather', 'table2', 'table3', 'table4', 'table5', 'table6', 'clip_note', 'unavailable',
+           'fig_reconstructions', 'fig_metrics', 'fig_noise', 'fig_training', 'fig_rsa', 'run_name', 'tests_appendix',
+           'report_html', 'write_report', 'provenance', 'write_results', 'keep_results', 'results_markdown',
+           'report_text']
 
 # %% ../nbs/13_report.ipynb #0d08e5a2
 def gather(run_dir:str|Path)->dict:
@@ -198,11 +201,19 @@ def fig_rsa(g:dict, subject:int):
 # %% ../nbs/13_report.ipynb #6961a411
 CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:12px;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.note{color:#a33}img{max-width:100%}h2{margin-top:1.6em}"""
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.note{color:#a33}img{max-width:100%}h2{margin-top:1.6em}
+#findings td{text-align:left}details{margin:.4em 0}summary{cursor:pointer}details.group{margin-left:1.2em}"""
 
-def _png(fig)->str:
+def run_name(run_dir:str|Path)->str:
+    "The run folder as a reader finds it: relative to the checkout that holds it (or the working folder), else its name."
+    rd = Path(run_dir).resolve()
+    for base in (project_root(rd), Path.cwd().resolve()):
+        if base is not None and rd.is_relative_to(base): return str(rd.relative_to(base)) or '.'
+    return rd.name
+
+def _png(fig, alt:str='figure')->str:
     buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=110, bbox_inches='tight'); plt.close(fig)
-    return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 def _section(title:str, tid:str, make, caption:str='')->str:
     try: t = make()
@@ -210,51 +221,173 @@ def _section(title:str, tid:str, make, caption:str='')->str:
     return f'<h2>{html.escape(title)}</h2><p>{html.escape(caption)}</p>' + t.to_html(table_id=tid, na_rep='n/a', escape=True)
 
 # %% ../nbs/13_report.ipynb #f2f7100b
-def report_html(run_dir:str|Path)->str:
-    "The report of a run as one HTML page."
-    rd = Path(run_dir); g = gather(rd)
+def _findings_section(f:pd.DataFrame|None, why:str='')->str:
+    if f is None: return f'<h2>Findings</h2><p class="note" id="findings">not available: {html.escape(why)}</p>'
+    n = f.verdict.value_counts()
+    said = ', '.join(f'{n[v]} {v}' for v in VERDICTS if n.get(v, 0))
+    return (f'<h2>Findings</h2><p>{len(f)} claims: {said}. Each row is a difference A - B on the test images (over subjects for '
+            'Table 5), with its 95% interval, relative to B, and p-value; the verdict follows from the interval by the rule of '
+            'chapter 13a (directional: the interval on the paper\'s side of 0; no difference: within 5% of B).</p>'
+            + findings_table(f).to_html(table_id='findings', index=False, escape=True))
+
+def tests_appendix(t:pd.DataFrame)->str:
+    "The paired tests folded away: one collapsible group per comparison, in a collapsible appendix."
+    parts = [f'<h2>Appendix</h2><details id="tests"><summary>{len(t)} paired tests in {t.comparison.nunique()} comparisons: mean '
+             'difference per image [95% bootstrap interval], two-sided sign-flip permutation p</summary>']
+    for comp, d in t.groupby('comparison', sort=False):
+        parts.append(f'<details class="group"><summary>{html.escape(comp)} ({len(d)} tests)</summary>'
+                     + d[['subject', 'label', 'diff', 'lo', 'hi', 'p', 'n']].round(4).to_html(index=False) + '</details>')
+    return ''.join(parts) + '</details>'
+
+def _findings_or_why(rd:Path, g:dict)->tuple: # (findings or None, why not)
+    try: return findings(rd, g), ''
+    except (ConfigError, OSError, KeyError) as e: return None, f'{type(e).__name__}: {e}'
+
+def report_html(run_dir:str|Path, g:dict|None=None, f:pd.DataFrame|None=None)->str:
+    "The report of a run as one HTML page: findings and reconstructions first, then the paper's tables, figures and an appendix."
+    rd = Path(run_dir); g = g or gather(rd)
+    f, why = (f, '') if f is not None else _findings_or_why(rd, g)
     s1 = min(g['subjects']) if g['subjects'] else None
     parts = [f'<!doctype html><html><head><meta charset="utf-8"><title>neuro_decode report: {html.escape(rd.name)}</title>'
              f'<style>{CSS}</style></head><body><h1>neuro_decode: report of {html.escape(rd.name)}</h1>'
-             f'<p>{html.escape(str(rd.resolve()))}, {datetime.datetime.now():%Y-%m-%d %H:%M}. Subjects: {g["subjects"]}. '
+             f'<p>Run folder {html.escape(run_name(rd))}, {datetime.datetime.now():%Y-%m-%d %H:%M}. Subjects: {g["subjects"]}. '
              'Stage-2 and image metrics are on test images that no model saw in training. Within a subject: mean [95% bootstrap '
              'interval over images]; across subjects: mean [95% t-interval]. SSIM is the 2-D one; "SSIM (brain-diffuser\'s '
-             'column-wise)" is what the paper\'s code computed.</p>']
+             'column-wise)" is what the paper\'s code computed.</p>', _findings_section(f, why)]
+    if s1 is not None and RunLayout(rd).subject(s1).images_dir.exists(): parts.append(_png(fig_reconstructions(rd, s1), 'reconstructions'))
     parts.append(_section('Table 2: stage-1 architectures', 'table2', lambda: table2(g), 'the ablation\'s subject (the first requested), 15 layers; MSE/MAE of test latents, raw and re-standardised'))
     parts.append(_section('Table 3: GRU against ridge in stage 1', 'table3', lambda: table3(g), 'ridge: alpha cross-validated in the fitting images; ridge_paper: brain-diffuser\'s fixed 50,000 (scored, not decoded)'))
     parts.append(_section('Table 4: the whole pipeline', 'table4', lambda: table4(g, s1), f'subject {s1}'))
     if clip_note(g): parts.append(f'<p class="note" id="clip-note">{html.escape(clip_note(g))}</p>')
     parts.append(_section('Table 5: the four subjects', 'table5', lambda: table5(g), 'GRU, 15 layers, stage 2'))
     parts.append(_section('Table 6: noise added to stage 1', 'table6', lambda: table6(g), 'GRU, 15 layers, stage 2'))
-    if 'tests' in g:
-        t = g['tests'][['subject', 'comparison', 'label', 'diff', 'lo', 'hi', 'p']].round(4)
-        parts.append('<h2>Paired tests</h2><p>mean difference per image [95% bootstrap interval], two-sided sign-flip permutation p</p>'
-                     + t.to_html(table_id='tests', index=False))
+    if 'noise' in g: parts.append(_png(fig_noise(g), 'noise curves'))
     if 'clip' in g: parts.append('<h2>CLIP regressors</h2>' + g['clip'].round(3).to_html(table_id='clip', index=False))
     if 'glm' in g: parts.append('<h2>GLM accuracy (simulated data)</h2>' + g['glm'].round(3).to_html(table_id='glm', index=False))
     why = unavailable(g)
     if why: parts.append('<h2>Not computed</h2><ul>' + ''.join(f'<li class="note">{html.escape(w)}</li>' for w in why) + '</ul>')
     parts.append('<h2>Figures</h2>')
-    for s in g['subjects'][:1]:
-        if RunLayout(rd).subject(s).images_dir.exists(): parts.append(_png(fig_reconstructions(rd, s)))
-        if 'metrics' in g: parts.append(_png(fig_metrics(g, s)))
-        if 'rsa' in g and (g['rsa'].subject == s).any(): parts.append(_png(fig_rsa(g, s)))
-    if 'noise' in g: parts.append(_png(fig_noise(g)))
-    f = fig_training(rd)
-    if f is not None: parts.append(_png(f))
+    if s1 is not None and 'metrics' in g: parts.append(_png(fig_metrics(g, s1), 'metrics'))
+    if s1 is not None and 'rsa' in g and (g['rsa'].subject == s1).any(): parts.append(_png(fig_rsa(g, s1), 'RSA'))
+    fig = fig_training(rd)
+    if fig is not None: parts.append(_png(fig, 'training curves'))
+    if 'tests' in g: parts.append(tests_appendix(g['tests']))
     return '\n'.join(parts) + '</body></html>'
 
 def write_report(run_dir:str|Path)->Path:
-    "Write RUN_DIR/report/report.html atomically; return its path."
-    p = RunLayout(run_dir).report
-    with atomic_path(p) as t: t.write_text(report_html(run_dir), encoding='utf-8')
+    "Write RUN_DIR/report/report.html atomically, and the numbers it shows to RUN_DIR/report/results/; return the page's path."
+    rd = Path(run_dir); g = gather(rd)
+    f, _ = _findings_or_why(rd, g)
+    write_results(rd, g, f)
+    p = RunLayout(rd).report
+    with atomic_path(p) as t: t.write_text(report_html(rd, g, f), encoding='utf-8')
     return p
+
+# %% ../nbs/13_report.ipynb #78d3a83d
+def _git(root:Path|None)->tuple: # (commit or None, uncommitted changes to tracked files?)
+    if root is None: return None, None
+    try:
+        head = subprocess.run(['git', '-C', str(root), 'rev-parse', 'HEAD'], capture_output=True, text=True, timeout=30)
+        st = subprocess.run(['git', '-C', str(root), 'status', '--porcelain', '--untracked-files=no'], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired): return None, None
+    return (head.stdout.strip() or None, bool(st.stdout.strip())) if head.returncode == 0 else (None, None)
+
+def _injected(nb_path:Path, root:Path|None)->dict:
+    "The parameters papermill injected into an executed notebook, as written there (this machine's paths made relative)."
+    try: nb = json.loads(nb_path.read_text())
+    except (OSError, ValueError): return {}
+    cell = next((c for c in nb['cells'] if 'injected-parameters' in c.get('metadata', {}).get('tags', [])), None)
+    if cell is None: return {}
+    src = ''.join(cell['source'])
+    if root is not None: src = src.replace(str(root) + '/', '').replace(str(root), '.')
+    return dict(l.split(' = ', 1) for l in src.splitlines() if ' = ' in l and not l.startswith('#'))
+
+def provenance(run_dir:str|Path)->dict:
+    "What made a run's numbers: the code's commit, uncommitted changes, version, and each node's parameters and seconds."
+    import neuro_decode
+    rd, run = Path(run_dir), RunLayout(run_dir)
+    code_root = project_root(Path(neuro_decode.__file__).parent)
+    commit, dirty = _git(code_root)
+    nodes = {}
+    for p in sorted(run.stamps.glob('*.json')):
+        st = json.loads(p.read_text()); nid = st.get('node', p.stem)
+        nodes[nid] = dict(seconds=st.get('seconds'), finished=st.get('finished'), parameters=_injected(run.executed(nid), code_root))
+    return dict(run=run_name(rd), made=datetime.datetime.now().isoformat(timespec='seconds'), commit=commit, uncommitted_changes=dirty,
+                neuro_decode=neuro_decode.__version__, node_seconds=round(sum(n['seconds'] or 0 for n in nodes.values()), 1), nodes=nodes)
+
+RESULT_TABLES = {'table2': table2, 'table3': table3, 'table4': table4, 'table5': table5, 'table6': table6}
+
+def write_results(run_dir:str|Path, g:dict|None=None, f:pd.DataFrame|None=None)->Path:
+    "The report's numbers as CSV files and their provenance in RUN_DIR/report/results/; return that folder."
+    rd = Path(run_dir); g = g or gather(rd)
+    out = RunLayout(rd).results
+    for old in out.glob('*'): old.unlink()
+    if f is not None: write_csv(f, out/'findings.csv', index=False)
+    if 'stage1' in g: write_csv(g['stage1'], out/'stage1.csv', index=False)
+    for name in ('metrics', 'noise', 'tests'):
+        if name in g: write_csv(g[name].drop(columns=['run'], errors='ignore'), out/f'{name}.csv', index=False)
+    for name, make in RESULT_TABLES.items():
+        try: write_csv(make(g), out/f'{name}.csv', index=name in ('table4', 'table5', 'table6'))
+        except ConfigError: pass
+    s1 = min(g['subjects']) if g['subjects'] else None
+    if s1 is not None and RunLayout(rd).subject(s1).images_dir.exists(): _save_fig(fig_reconstructions(rd, s1), out/'reconstructions.jpg')
+    if 'noise' in g: _save_fig(fig_noise(g), out/'noise.png')
+    write_json(provenance(rd), out/'run.json')
+    return out
+
+def _save_fig(fig, path:Path):
+    "A figure as a small file: photographs as JPEG, line plots as PNG."
+    fmt = path.suffix[1:]
+    with atomic_path(path) as t: fig.savefig(t, format=fmt, dpi=80, bbox_inches='tight', **({'pil_kwargs': {'quality': 85}} if fmt == 'jpg' else {}))
+    plt.close(fig)
+
+def keep_results(run_dir:str|Path,   # a run whose report was written
+                 into:str|Path,      # a folder of the repository, e.g. results/sim-default
+                )->Path:
+    "Copy a run's `report/results/` into `into` (replacing what was there): the committed record of that run."
+    src = RunLayout(run_dir).results
+    need = [src/'findings.csv', src/'run.json']
+    if not all(p.exists() for p in need):
+        raise ConfigError(f"{src}: no findings.csv and run.json; expected a run whose report step has run (make run)")
+    if json.loads((src/'run.json').read_text()).get('uncommitted_changes'):
+        print(f"warning: {src} was made from code with uncommitted changes: commit, then run again before keeping it")
+    into = Path(into); into.mkdir(parents=True, exist_ok=True)
+    for old in into.glob('*'):
+        if old.suffix in ('.csv', '.json', '.png', '.jpg'): old.unlink()
+    for p in sorted(src.glob('*')): shutil.copy2(p, into/p.name)
+    return into
+
+def results_markdown(folder:str|Path,     # kept results, e.g. results/sim-default
+                     link:str|None=None,  # how a reader's page reaches the folder; its path from the checkout by default
+                    )->str:
+    "The kept results as Markdown, every number read from the folder's files: provenance, findings, Table 4, two figures."
+    folder = Path(folder)
+    if not (folder/'findings.csv').exists(): raise ConfigError(f"{folder}: no findings.csv; expected results kept by `make results`")
+    run, f = json.loads((folder/'run.json').read_text()), pd.read_csv(folder/'findings.csv')
+    root = project_root(folder)
+    link = link or (str(folder.resolve().relative_to(root)) if root else str(folder))
+    n = f.verdict.value_counts()
+    out = [f"Made by `make run` on {run['made'][:10]} from commit `{(run['commit'] or 'unknown')[:10]}`"
+           + (' with uncommitted changes' if run.get('uncommitted_changes') else '')
+           + f" ({len(run['nodes'])} nodes, {run['node_seconds']/60:.0f} min of node time); every file is in `{link}/`. "
+           f"Of {len(f)} claims: " + ', '.join(f'{n[v]} {v}' for v in VERDICTS if n.get(v, 0)) + '.',
+           findings_table(f).drop(columns=['metric']).to_markdown(index=False)]
+    if (folder/'table4.csv').exists():
+        t4 = pd.read_csv(folder/'table4.csv', index_col=0)
+        out += ["Table 4 of the first subject, on its test images (mean [95% bootstrap interval]):", t4.to_markdown()]
+    for name, alt in (('reconstructions.jpg', 'reconstructions'), ('noise.png', 'noise curves')):
+        if (folder/name).exists(): out.append(f'![{alt}]({link}/{name})')
+    return '\n\n'.join(out)
 
 # %% ../nbs/13_report.ipynb #07dc67f5
 def report_text(run_dir:str|Path)->str:
-    "Tables 4 and 5 as text, for the end of `make run`."
+    "The findings' verdicts and Tables 4 and 5 as text, for the end of `make run`."
     g = gather(run_dir)
     out = []
+    fp = RunLayout(run_dir).results/'findings.csv'
+    if fp.exists():
+        f = pd.read_csv(fp)
+        out.append('Findings (report/results/findings.csv):\n' + '\n'.join(f"  {r.verdict:>15}  {r.claim}" for r in f.itertuples()))
     for name, make in (('Table 4 (first subject)', lambda: table4(g)), ('Table 5 (GRU, 15 layers, stage 2)', lambda: table5(g))):
         try: out.append(f"{name}:\n{make().to_string()}")
         except ConfigError as e: out.append(f"{name}: not available ({e})")

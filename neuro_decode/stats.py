@@ -8,7 +8,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['pearson', 'unit_rows', 'corr_matrix', 'two_way', 'two_way_identification', 'permutation_p', 'safe_sd', 'moments',
-           'bootstrap_ci']
+           'bootstrap_ci', 'sign_flip_p', 'paired_difference']
 
 # %% ../nbs/00a_stats.ipynb #e5e1a57d
 def pearson(a:np.ndarray, b:np.ndarray, # arrays of the same shape
@@ -92,3 +92,29 @@ def bootstrap_ci(stat,                 # stat(idx) -> float: the statistic on a 
     v = np.array([stat(rng.integers(0, n, n)) for _ in range(n_boot)])
     a = (1 - level)/2
     return float(np.quantile(v, a)), float(np.quantile(v, 1 - a))
+
+# %% ../nbs/00a_stats.ipynb #67d54651
+def sign_flip_p(d:np.ndarray,          # (n,) paired differences, one per image
+                n_perm:int=5000, rng=None, # permutations; a numpy Generator (drawn from first, so callers can go on with it)
+               )->float:
+    "Two-sided sign-flip permutation p-value of the mean of `d`."
+    rng = rng if rng is not None else np.random.default_rng(0)
+    d = np.asarray(d, float)
+    flips = rng.choice([-1., 1.], size=(n_perm, len(d)))
+    return float((1 + np.sum(np.abs((flips*d).mean(1)) >= abs(d.mean()) - 1e-15))/(1 + n_perm))
+
+def paired_difference(d:np.ndarray,     # (n,) per-image differences a - b
+                      stat=None,        # stat(idx) -> the difference on a draw of images; the mean of `d[idx]` by default
+                      n_perm:int=5000, n_boot:int=1000, seed:int=0, level:float=0.95,
+                     )->dict:           # diff, lo, hi, p, n
+    "Mean difference of paired values, its percentile bootstrap interval and its sign-flip permutation p-value."
+    d = np.asarray(d, float)
+    if d.ndim != 1 or len(d) < 2 or not np.isfinite(d).all():
+        raise ValueError(f"paired differences of shape {d.shape}: expected at least 2 finite values, one per image")
+    stat = stat or (lambda i: float(d[i].mean()))
+    rng = np.random.default_rng(seed)
+    p = sign_flip_p(d, n_perm, rng)
+    n = len(d)
+    boots = [stat(rng.integers(0, n, n)) for _ in range(n_boot)]
+    a = (1 - level)/2
+    return dict(diff=float(d.mean()), lo=float(np.quantile(boots, a)), hi=float(np.quantile(boots, 1 - a)), p=p, n=n)

@@ -1,5 +1,5 @@
 "Builds the offline docs and looks at them in headless Chromium."
-import re, shutil, subprocess, sys
+import json, re, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -34,6 +34,14 @@ def test_index_in_headless_chromium(site, tmp_path):
     assert re.search(r'<h1[^>]*>\s*neuro_decode', dom), 'project title missing from the rendered page'
     for c in sorted(p.stem for p in (ROOT/'nbs').glob('[0-9]*.ipynb')):
         assert f'{c}.html' in dom, f'no link to chapter {c} in the rendered page'
+    # the kept results render on the front page: the findings table, Table 4, the reconstructions and the noise curves
+    i = dom.index('What the default run finds')
+    assert re.search(r'<th[^>]*>\s*verdict\s*</th>', dom[i:]) and 'Table 4 of the first subject' in dom[i:]
+    for alt, name in (('reconstructions', 'reconstructions.jpg'), ('noise curves', 'noise.png')):
+        m = re.search(rf'<img[^>]*alt="{alt}"[^>]*src="([^"]+)"|<img[^>]*src="([^"]+)"[^>]*alt="{alt}"', dom[i:])
+        assert m, f'no {alt} image on the front page'
+        src = m.group(1) or m.group(2)
+        assert src.endswith(name) and (site/src).exists(), src
 
 def test_formulas_render_offline(site, tmp_path):
     "MathJax is served from the site itself (a PyPI package), so formulas render with no network."
@@ -42,6 +50,25 @@ def test_formulas_render_offline(site, tmp_path):
     dom = subprocess.run([CHROMIUM, *FLAGS, '--user-data-dir=' + str(tmp_path/'profile'), '--virtual-time-budget=15000',
                           '--dump-dom', (site/'03_glm.html').as_uri()], check=True, capture_output=True, text=True, timeout=180).stdout
     assert len(re.findall(r'class="MathJax[_ ]', dom)) > 10, 'formulas were not typeset'
+
+KEPT = ROOT/'results'/'sim-default'
+
+def test_readme_findings_come_from_the_kept_results():
+    "The README's findings, Table 4 and figures are what results/sim-default/ holds, and that holds one row per claim of the code."
+    import pandas as pd
+    from neuro_decode.findings import CLAIMS, VERDICTS, _num
+    from neuro_decode.report import results_markdown
+    f = pd.read_csv(KEPT/'findings.csv')
+    assert list(f.key) == [c.key for c in CLAIMS], 'results/sim-default is older than the claims: make run && make results'
+    readme = (ROOT/'README.md').read_text()
+    assert results_markdown(KEPT) in readme, 'README.md does not show results/sim-default: make readme'
+    flat = ' '.join(readme.split())
+    for r in f.itertuples():                                # each number and verdict, as the files give them
+        assert r.verdict in VERDICTS and ' '.join(r.claim.split()) in flat
+        if r.verdict != 'not computed': assert f"{_num(r.ours)} [{_num(r.lo)}, {_num(r.hi)}]" in flat, r.key
+    assert json.loads((KEPT/'run.json').read_text())['commit'][:10] in readme
+    t4 = pd.read_csv(KEPT/'table4.csv', index_col=0)
+    for v in t4.iloc[0].dropna(): assert v in readme
 
 def test_readme_nsd_numbers_come_from_the_bench_results():
     "The README's disk and memory numbers for NSD are the committed results of `make bench BENCH=nsd-shaped`."
@@ -56,3 +83,14 @@ def test_readme_nsd_numbers_come_from_the_bench_results():
     f32, f16 = (t[t.benchmark.str.startswith('features of those images') & t.benchmark.str.endswith(d)].iloc[0] for d in ('float32', 'float16'))
     assert f"take about {f32.full_nsd_run_features_GB} GB, or {f16.full_nsd_run_features_GB} GB with `run --float16-features`" in txt
     assert f"({f32.peak_MB:.0f} MB peak for {f32.images:.0f} images with the bundled models)" in txt
+
+def test_chapters_show_the_default_run(site, tmp_path):
+    "With the default run in this checkout (`make run`), the docs' chapters 11 and 13 show its findings, Table 4 and noise curves."
+    if not (ROOT/'runs'/'sim-default'/'executed').exists(): pytest.skip('no default run in this checkout (make run): chapters show their own examples')
+    if not CHROMIUM: pytest.skip('chromium not installed (Debian package chromium; .ci/run installs it)')
+    dump = lambda page: subprocess.run([CHROMIUM, *FLAGS, '--user-data-dir=' + str(tmp_path/'profile'), '--dump-dom', (site/page).as_uri()],
+                                       check=True, capture_output=True, text=True, timeout=120).stdout
+    rep = dump('13_report.html')
+    assert 'default run' in rep and re.search(r'<th[^>]*>\s*verdict\s*</th>', rep) and '<b>Table 4</b>' in rep
+    noise = dump('11_noise.html')
+    assert 'stage-2 metrics against the noise' in noise and noise.count('data:image/png;base64') >= 2

@@ -45,6 +45,25 @@ def test_whole_run(full):
     assert sorted(m[m.model == 'gru'].noise.unique()) == [0, 8, 16, 32, 64, 256]
     assert len(list((rd/'sub-01'/'images'/'stage2_gru_L15').glob('*.png'))) == 12
 
+def test_whole_run_keeps_its_findings(full):
+    "The report's findings: one row per claim, each computed where the run has what it needs (tiny: 15 layers only), with provenance."
+    import re
+    from neuro_decode.findings import CLAIMS, VERDICTS
+    rd, r = full
+    res = rd/'report'/'results'
+    f = pd.read_csv(res/'findings.csv', dtype={'subjects': str})
+    assert list(f.key) == [c.key for c in CLAIMS] and set(f.verdict) <= set(VERDICTS)
+    needs31 = {'t4_ssim31', 't4_sem31', 'layers_ssim', 'layers_sem'}
+    assert set(f[f.verdict != 'not computed'].key) == {c.key for c in CLAIMS} - needs31, f[['key', 'note']]
+    assert f.set_index('key').loc['t5_ssim', 'subjects'] == '1, 7' and f.set_index('key').loc['t2_cnn', 'subjects'] == '7'
+    assert (f.lo <= f.ours).all() or f.ours.isna().any()
+    assert 'Findings (report/results/findings.csv):' in r.stdout
+    run = json.loads((res/'run.json').read_text())
+    assert run['run'] == 'sim-tiny' and re.fullmatch('[0-9a-f]{40}', run['commit'] or '')      # named relatively; the code's commit
+    assert len(run['nodes']) == 17 and run['nodes']['04_nsd_sub-07']['parameters']['subject'] == '7'
+    assert {'stage1.csv', 'metrics.csv', 'tests.csv', 'table4.csv', 'reconstructions.jpg', 'noise.png'} <= {p.name for p in res.iterdir()}
+    assert 'run' not in pd.read_csv(res/'metrics.csv').columns                                  # no machine paths in kept tables
+
 def test_second_run_skips_everything(full):
     rd, _ = full
     t0 = time.time()
@@ -95,7 +114,10 @@ def test_report_opens_in_headless_chromium(full, tmp_path):
     flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
              '--disable-component-update', '--disable-sync', f'--user-data-dir={tmp_path/"profile"}']
     dom = subprocess.run([chromium, *flags, '--dump-dom', rep.as_uri()], capture_output=True, text=True, timeout=120, check=True).stdout
-    for t in ('table2', 'table3', 'table4', 'table5', 'table6', 'tests'): assert f'id="{t}"' in dom, t
+    for t in ('findings', 'table2', 'table3', 'table4', 'table5', 'table6', 'tests'): assert f'id="{t}"' in dom, t
+    assert dom.index('id="findings"') < dom.index('alt="reconstructions"') < dom.index('id="table2"')   # findings and the grid first
+    assert dom.index('<details id="tests">') > dom.index('id="table6"') and dom.count('<details class="group">') >= 5  # tests folded, by comparison
+    assert str(full[0].resolve()) not in dom and 'Run folder sim-tiny' in dom
     assert dom.count('<img') >= 4 and 'data:image/png;base64' in dom and 'src="http' not in dom and 'href="http' not in dom
     shot = tmp_path/'report.png'
     subprocess.run([chromium, *flags, '--window-size=1280,2400', f'--screenshot={shot}', rep.as_uri()], capture_output=True, timeout=120, check=True)

@@ -1,6 +1,7 @@
 """Offline documentation for neuro_decode, without Quarto.
 
-    python tools/docs.py readme [--check]   README.md from nbs/index.ipynb (--check: fail if out of date)
+    python tools/docs.py readme [--check]   README.md from nbs/index.ipynb, run first so its outputs show the kept
+                                            results (--check: fail if README.md is out of date, without running)
     python tools/docs.py site               _docs/: nbdev-processed notebooks rendered by MkDocs Material
 
 Users with Quarto can still run `nbdev_docs`; this path needs only PyPI packages and no network.
@@ -40,7 +41,18 @@ def readme_text():
         parts += [m for m in map(_output_md, c.get('outputs', [])) if m]
     return '\n\n'.join(parts) + '\n'
 
+def run_index():
+    "Run nbs/index.ipynb in place (its outputs read results/ and the presets), then clean it as nbdev_clean does."
+    from execnb.nbio import read_nb, write_nb
+    from execnb.shell import CaptureShell
+    nb = read_nb(NBS/'index.ipynb')
+    sh = CaptureShell(path=NBS)
+    sh.run_all(nb, exc_stop=True)
+    write_nb(nb, NBS/'index.ipynb')
+    subprocess.run([str(Path(sys.executable).parent/'nbdev_clean'), '--fname', str(NBS/'index.ipynb')], check=True, cwd=ROOT)
+
 def readme(check=False):
+    if not check: run_index()
     txt, p = readme_text(), ROOT/'README.md'
     if check:
         if not p.exists() or p.read_text() != txt:
@@ -177,6 +189,7 @@ def site():
     subprocess.run([sys.executable, '-m', 'mkdocs', 'build', '-q', '-f', str(cfg)], check=True, cwd=ROOT,
                    env={**os.environ, 'NO_MKDOCS_2_WARNING': '1'})
     cfg.unlink()
+    if (ROOT/'results').exists(): shutil.copytree(ROOT/'results', SITE/'results')   # the kept results the front page shows
     print(f'docs: {SITE/"index.html"} ({len(nav)} pages)')
 
 if __name__ == '__main__':

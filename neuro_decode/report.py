@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_report.ipynb #e0ab264d
 from __future__ import annotations
-import json, base64, io, html, datetime, shutil, subprocess
+import ast, json, base64, io, html, datetime, shutil, subprocess
 from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt, seaborn as sns
@@ -293,14 +293,17 @@ def _git(root:Path|None)->tuple: # (commit or None, uncommitted changes to track
     return (head.stdout.strip() or None, bool(st.stdout.strip())) if head.returncode == 0 else (None, None)
 
 def _injected(nb_path:Path, root:Path|None)->dict:
-    "The parameters papermill injected into an executed notebook, as written there (this machine's paths made relative)."
+    "The parameters papermill injected into an executed notebook: values as Python reads them (this machine's paths made relative)."
     try: nb = json.loads(nb_path.read_text())
     except (OSError, ValueError): return {}
     cell = next((c for c in nb['cells'] if 'injected-parameters' in c.get('metadata', {}).get('tags', [])), None)
     if cell is None: return {}
     src = ''.join(cell['source'])
     if root is not None: src = src.replace(str(root) + '/', '').replace(str(root), '.')
-    return dict(l.split(' = ', 1) for l in src.splitlines() if ' = ' in l and not l.startswith('#'))
+    def value(v):
+        try: return ast.literal_eval(v)
+        except (ValueError, SyntaxError): return v
+    return {k: value(v) for k, v in (l.split(' = ', 1) for l in src.splitlines() if ' = ' in l and not l.startswith('#'))}
 
 def provenance(run_dir:str|Path)->dict:
     "What made a run's numbers: the code's commit, uncommitted changes, version, and each node's parameters and seconds."

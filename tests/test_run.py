@@ -60,7 +60,7 @@ def test_whole_run_keeps_its_findings(full):
     assert 'Findings (report/results/findings.csv):' in r.stdout
     run = json.loads((res/'run.json').read_text())
     assert run['run'] == 'sim-tiny' and re.fullmatch('[0-9a-f]{40}', run['commit'] or '')      # named relatively; the code's commit
-    assert len(run['nodes']) == 17 and run['nodes']['04_nsd_sub-07']['parameters']['subject'] == '7'
+    assert len(run['nodes']) == 17 and run['nodes']['04_nsd_sub-07']['parameters']['subject'] == 7
     assert {'stage1.csv', 'metrics.csv', 'tests.csv', 'table4.csv', 'reconstructions.jpg', 'noise.png'} <= {p.name for p in res.iterdir()}
     assert 'run' not in pd.read_csv(res/'metrics.csv').columns                                  # no machine paths in kept tables
 

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt, seaborn as sns
 from .metrics import ORDER
 from .config import ConfigError, atomic_path, project_root, write_csv, write_json
 from .layout import RunLayout, image_index
-from .findings import findings, findings_table, VERDICTS
+from .findings import findings, findings_table, verdict_counts
 
 # %% auto #0
 __all__ = ['CSS', 'RESULT_TABLES', 'gather', 'table2', 'table3', 'table4', 'table5', 'table6', 'clip_note', 'unavailable',
@@ -223,11 +223,10 @@ def _section(title:str, tid:str, make, caption:str='')->str:
 # %% ../nbs/13_report.ipynb #f2f7100b
 def _findings_section(f:pd.DataFrame|None, why:str='')->str:
     if f is None: return f'<h2>Findings</h2><p class="note" id="findings">not available: {html.escape(why)}</p>'
-    n = f.verdict.value_counts()
-    said = ', '.join(f'{n[v]} {v}' for v in VERDICTS if n.get(v, 0))
-    return (f'<h2>Findings</h2><p>{len(f)} claims: {said}. Each row is a difference A - B on the test images (over subjects for '
-            'Table 5), with its 95% interval, relative to B, and p-value; the verdict follows from the interval by the rule of '
-            'chapter 13a (directional: the interval on the paper\'s side of 0; no difference: within 5% of B).</p>'
+    return (f'<h2>Findings</h2><p>{html.escape(verdict_counts(f))} Each row is a difference A - B on the test images (over subjects '
+            'for Table 5), with its 95% interval, relative to B, and p-value; the verdict follows from the interval by the rule of '
+            'chapter 13a (directional: the interval on the paper\'s side of 0; no difference: within 5% of the metric\'s range, '
+            'B against stage 2 without stage 1), and the last column says whether the paper\'s effect is as large as ours.</p>'
             + findings_table(f).to_html(table_id='findings', index=False, escape=True))
 
 def tests_appendix(t:pd.DataFrame)->str:
@@ -369,11 +368,10 @@ def results_markdown(folder:str|Path,     # kept results, e.g. results/sim-defau
     run, f = json.loads((folder/'run.json').read_text()), pd.read_csv(folder/'findings.csv')
     root = project_root(folder)
     link = link or (str(folder.resolve().relative_to(root)) if root else str(folder))
-    n = f.verdict.value_counts()
     out = [f"Made by `make run` on {run['made'][:10]} from commit `{(run['commit'] or 'unknown')[:10]}`"
            + (' with uncommitted changes' if run.get('uncommitted_changes') else '')
            + f" ({len(run['nodes'])} nodes, {run['node_seconds']/60:.0f} min of node time); every file is in `{link}/`. "
-           f"Of {len(f)} claims: " + ', '.join(f'{n[v]} {v}' for v in VERDICTS if n.get(v, 0)) + '.',
+           + verdict_counts(f),
            findings_table(f).drop(columns=['metric']).to_markdown(index=False)]
     if (folder/'table4.csv').exists():
         t4 = pd.read_csv(folder/'table4.csv', index_col=0)

@@ -55,11 +55,19 @@ KEPT = ROOT/'results'/'sim-default'
 
 def test_readme_findings_come_from_the_kept_results():
     "The README's findings, Table 4 and figures are what results/sim-default/ holds, and that holds one row per claim of the code."
-    import pandas as pd
-    from neuro_decode.findings import CLAIMS, VERDICTS, _num
+    import numpy as np, pandas as pd
+    from neuro_decode.findings import CLAIMS, VERDICTS, _num, verdict
     from neuro_decode.report import results_markdown
-    f = pd.read_csv(KEPT/'findings.csv')
+    f = pd.read_csv(KEPT/'findings.csv', dtype={'subjects': str})
     assert list(f.key) == [c.key for c in CLAIMS], 'results/sim-default is older than the claims: make run && make results'
+    tests = pd.read_csv(KEPT/'tests.csv')
+    for c, r in zip(CLAIMS, f.itertuples()):               # each row is its claim's, judged by the rule, from the kept paired tests
+        assert (r.claim, r.paper, r.direction) == (c.claim, c.paper, c.direction), c.key
+        assert r.verdict == ('not computed' if isinstance(r.note, str) else verdict(c.direction, r.lo, r.hi, r.margin)), c.key
+        if c.kind == 'image' and r.verdict != 'not computed':
+            t = tests[(tests.comparison == c.what['comparison'].replace('{amax}', '256')) & (tests.subject == int(r.subjects))
+                      & (tests.label == r.metric)]
+            assert len(t) == 1 and np.allclose(t[['diff', 'lo', 'hi', 'p']].to_numpy()[0], [r.ours, r.lo, r.hi, r.p]), c.key
     readme = (ROOT/'README.md').read_text()
     assert results_markdown(KEPT) in readme, 'README.md does not show results/sim-default: make readme'
     flat = ' '.join(readme.split())

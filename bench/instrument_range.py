@@ -1,0 +1,109 @@
+"""How far apart can the default world's images be? The instrument range of PixCorr, SSIM and the eval CLIP.
+
+    python bench/instrument_range.py                       # runs/sim-default, subject 1, its 100 test images
+    python bench/instrument_range.py --run runs/sim-tiny --n 8 --out /tmp/range.csv
+    python bench/instrument_range.py --out bench/results/instrument_range.csv   # the table chapter 10 shows
+
+Before asking whether the GRU beats ridge, ask whether the metrics could show it: on the test images of a
+run (made by `make run`), score
+  (a) the stage-1 images decoded from the *true* VDVAE latents, at 15 and 31 layers (the best stage 1 can do),
+  (b) the same after stage 2 guided by the *true* CLIP embeddings (the best the pipeline can do),
+  (c) stage 2 from the 15-layer image of (a) with noise of amplitude 256 added, true embeddings (stage 1 ruined),
+  (d) another scene: each test image scored against the next one's ground truth (nothing in common but the world),
+each mean with its 95% bootstrap interval, and the differences (a) - (d) and (b) - (c) with their paired
+intervals. A world is fit to show the paper's effects when (a) - (d) and (b) - (c) are each at least 0.15 in
+SSIM and 0.3 in PixCorr, and the eval CLIP identifies (b) 2-way at 0.85 or more (the bounds of the
+default-world issue). The script prints the table and whether each bound is met, and writes the CSV.
+
+Stage 2 runs with the run's own settings (chapter 09's defaults, the bundled small VD, one seed per image).
+"""
+import os
+for _v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'): os.environ.setdefault(_v, '1')
+import argparse, sys
+from pathlib import Path
+import numpy as np, pandas as pd
+
+BOUNDS = {('a - d', 'ssim'): 0.15, ('a - d', 'pixcorr'): 0.3, ('b - c', 'ssim'): 0.15, ('b - c', 'pixcorr'): 0.3,
+          ('b', 'clip_small'): 0.85}
+LEVEL_METRICS = ('pixcorr', 'ssim', 'clip_small')
+
+def true_embeddings(run_dir:Path, ids:np.ndarray, vd)->tuple: # (text (n, 77, D), vision (n, 257, D))
+    "The run's true CLIP text and vision embeddings of the images `ids` (chapter 06's features), in VD's shape."
+    from neuro_decode.features import FeatureReader
+    from neuro_decode.layout import RunLayout
+    from neuro_decode.stage2 import VD_TEXT_TOKENS, VD_IMAGE_TOKENS
+    run = RunLayout(run_dir)
+    text = FeatureReader(run.clip_features('text')).read(ids).reshape(len(ids), VD_TEXT_TOKENS, vd.dim)
+    vision = FeatureReader(run.clip_features('vision')).read(ids).reshape(len(ids), VD_IMAGE_TOKENS, vd.dim)
+    return text, vision
+
+def conditions(run_dir:Path, subject:int, n:int|None=None, seed:int=0)->tuple: # ({name: images}, ground truth)
+    "The images of conditions (a)-(d) for a subject's first `n` test images, and their ground truth."
+    from neuro_decode.layout import RunLayout
+    from neuro_decode.nsd import load_prep
+    from neuro_decode.stage1 import read_images
+    from neuro_decode.stage2 import vd_model, stage2_sample, add_image_noise, image_seeds, STAGE2_DEFAULTS
+    sl = RunLayout(run_dir).subject(subject)
+    ids = load_prep(sl.prep).test_ids[:n]
+    gt = sl.stimuli(ids)
+    vd = vd_model(None)
+    text, vision = true_embeddings(run_dir, ids, vd)
+    seeds = image_seeds(ids, seed)
+    p = {k: v for k, v in STAGE2_DEFAULTS.items() if k != 'post'}
+    s2 = lambda init: stage2_sample(vd, init, text, vision, seeds, **p, batch=32)
+    out = {}
+    for k in (15, 31):
+        out[f'a: true latents L{k}'] = read_images(sl.images('true', k), ids)
+        out[f'b: stage 2 of a L{k}, true embeddings'] = s2(out[f'a: true latents L{k}'])
+    out['c: stage 2 of a L15 + noise 256, true embeddings'] = s2(add_image_noise(out['a: true latents L15'], 256, seeds))
+    out['d: another scene'] = gt[np.roll(np.arange(len(gt)), 1)]
+    return out, gt
+
+def range_table(images:dict, gt:np.ndarray, n_boot:int=1000, seed:int=0)->pd.DataFrame:
+    "Each condition's PixCorr, SSIM and eval-CLIP identification (mean, 95% interval), and the bounded differences."
+    from neuro_decode.metrics import GroundTruth, load_metric_nets, score_images
+    from neuro_decode.stats import paired_difference
+    nets, _ = load_metric_nets(None, stand_ins=True)
+    truth = GroundTruth(gt, nets)
+    scores = {c: score_images(im, truth) for c, im in images.items()}
+    rows = []
+    for c, sc in scores.items():
+        for m in LEVEL_METRICS:
+            if m in sc:
+                lo, hi = sc[m].ci(n_boot, seed)
+                rows.append(dict(kind='level', what=c, metric=m, value=sc[m].value(), lo=lo, hi=hi, n=len(sc[m].values)))
+    pick = lambda prefix: next(c for c in scores if c.startswith(prefix))
+    for name, a, b in (('a - d', 'a: true latents L15', 'd:'), ('a - d', 'a: true latents L31', 'd:'),
+                       ('b - c', 'b: stage 2 of a L15', 'c:')):
+        A, B = scores[pick(a)], scores[pick(b)]
+        for m in ('pixcorr', 'ssim'):
+            t = paired_difference(A[m].values - B[m].values, n_boot=n_boot, seed=seed)
+            rows.append(dict(kind='difference', what=f'{name} ({pick(a).split(":")[1].strip()})', metric=m, value=t['diff'],
+                             lo=t['lo'], hi=t['hi'], n=t['n'], bound=BOUNDS[(name, m)], met=bool(t['diff'] >= BOUNDS[(name, m)])))
+    b15 = scores[pick('b: stage 2 of a L15')]['clip_small']
+    rows.append(dict(kind='identification', what=pick('b: stage 2 of a L15'), metric='clip_small', value=b15.value(),
+                     lo=b15.ci(n_boot, seed)[0], hi=b15.ci(n_boot, seed)[1], n=len(b15.values), bound=BOUNDS[('b', 'clip_small')],
+                     met=bool(b15.value() >= BOUNDS[('b', 'clip_small')])))
+    return pd.DataFrame(rows)
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--run', default='runs/sim-default', help='a run folder made by `make run` (default runs/sim-default)')
+    ap.add_argument('--subject', type=int, default=1)
+    ap.add_argument('--n', type=int, default=None, help='first N test images (default: all)')
+    ap.add_argument('--out', help='write the table here as CSV')
+    a = ap.parse_args(argv)
+    from neuro_decode.config import ConfigError, write_csv
+    run = Path(a.run)
+    if not (run/f'sub-{a.subject:02d}'/'prep.h5').exists():
+        sys.exit(f"{run}: no sub-{a.subject:02d}/prep.h5; expected a run folder made by `make run` (or neuro-decode run)")
+    try: images, gt = conditions(run, a.subject, a.n)
+    except ConfigError as e: sys.exit(str(e))
+    t = range_table(images, gt)
+    with pd.option_context('display.width', 200, 'display.max_colwidth', 60): print(t.round(3).to_string(index=False))
+    b = t[t.bound.notna()] if 'bound' in t else t.iloc[:0]
+    print(f"\nbounds met: {int(b.met.sum())} of {len(b)}")
+    if a.out: print('wrote', write_csv(t.assign(run=run.name, subject=a.subject), a.out, index=False))
+    return t
+
+if __name__ == '__main__': main()

@@ -1,0 +1,40 @@
+"The instrument-range benchmark (bench/instrument_range.py): its arithmetic on images whose answer is known, and its committed table."
+import sys
+import numpy as np, pandas as pd, pytest
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT/'bench'))
+import instrument_range as ir
+
+def test_range_of_known_images():
+    "Reconstructions equal to the truth span the whole range against another scene: every bound is met, and the numbers are the metrics'."
+    from neuro_decode.metrics import read_shared20, ssim, pixcorr
+    gt = read_shared20()
+    if gt is None: pytest.skip('../shared/data/nsd_shared20 is absent')
+    gt = gt[:8]
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, gt.shape).astype(np.uint8)
+    other = gt[np.roll(np.arange(len(gt)), 1)]
+    images = {'a: true latents L15': gt, 'a: true latents L31': gt, 'b: stage 2 of a L15, true embeddings': gt,
+              'b: stage 2 of a L31, true embeddings': gt, 'c: stage 2 of a L15 + noise 256, true embeddings': noise, 'd: another scene': other}
+    t = ir.range_table(images, gt, n_boot=200)
+    lv = t[t.kind == 'level'].set_index(['what', 'metric']).value
+    np.testing.assert_allclose(lv['a: true latents L15', 'ssim'], 1, atol=1e-6)
+    np.testing.assert_allclose(lv['d: another scene', 'ssim'], ssim(other, gt).mean(), atol=1e-9)
+    d = t[t.kind == 'difference'].set_index(['what', 'metric'])
+    np.testing.assert_allclose(d.loc[('a - d (true latents L15)', 'pixcorr'), 'value'], 1 - pixcorr(other, gt).mean(), atol=1e-6)
+    np.testing.assert_allclose(d.loc[('b - c (stage 2 of a L15, true embeddings)', 'ssim'), 'value'],
+                               1 - ssim(noise, gt).mean(), atol=1e-6)
+    assert t[t.bound.notna()].met.all() and len(t[t.bound.notna()]) == 7       # 3 differences x 2 metrics, and identification
+    assert (t.lo <= t.value + 1e-9).all() and (t.value <= t.hi + 1e-9).all()
+    ident = t[t.kind == 'identification'].iloc[0]
+    assert ident.metric == 'clip_small' and ident.value == 1.0                    # an image is identified among others by itself
+
+def test_committed_table_is_the_default_world_range():
+    "bench/results/instrument_range.csv: the documented command's table on the default run, and which bounds it meets."
+    t = pd.read_csv(ROOT/'bench'/'results'/'instrument_range.csv')
+    assert set(t.run) == {'sim-default'} and set(t.subject) == {1} and (t.n == 100).all()
+    assert {w.split(':')[0] for w in t[t.kind == 'level'].what} == {'a', 'b', 'c', 'd'}
+    b = t[t.bound.notna()]
+    assert len(b) == 7 and set(b.met) <= {True, False}
+    assert ((b.value >= b.bound) == b.met.astype(bool)).all()

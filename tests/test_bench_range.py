@@ -38,3 +38,33 @@ def test_committed_table_is_the_default_world_range():
     b = t[t.bound.notna()]
     assert len(b) == 7 and set(b.met) <= {True, False}
     assert ((b.value >= b.bound) == b.met.astype(bool)).all()
+
+def test_novelty_counts_a_copied_caption(tiny_copy):
+    "bench/world_novelty.py on the tiny world: give a novel test image a training image's captions, and it stops counting as new."
+    import json
+    import world_novelty as wn
+    from neuro_decode.nsd import load_expdesign, Layout, _stim_table
+    before = wn.novelty(tiny_copy).set_index('measure').value
+    ed = load_expdesign(tiny_copy)
+    test, train = np.unique(ed.sharedix), np.setdiff1d(np.unique(ed.subjectim[ed.subjectim >= 0]), np.unique(ed.sharedix))
+    coco = _stim_table(tiny_copy)['cocoId']
+    files = sorted(Layout(tiny_copy).annotations.glob('captions_*.json'))
+    anns = {f: json.loads(f.read_text()) for f in files}
+    text = {a['image_id']: [] for d in anns.values() for a in d['annotations']}
+    for d in anns.values():
+        for a in d['annotations']: text[a['image_id']].append(a['caption'].strip())
+    seen = {c for i in train for c in text[int(coco[i])]}
+    t = next(int(i) for i in test if not any(c in seen for c in text[int(coco[i])]))     # a test image with only new captions
+    donor = text[int(coco[train[0]])][0]
+    for f, d in anns.items():
+        for a in d['annotations']:
+            if a['image_id'] == int(coco[t]): a['caption'] = donor
+        f.write_text(json.dumps(d))
+    after = wn.novelty(tiny_copy).set_index('measure').value
+    key = 'test images with no caption among the training captions'
+    np.testing.assert_allclose(after[key], before[key] - 1/len(test))
+    assert after['test scenes not among the training scenes'] == before['test scenes not among the training scenes']   # scenes untouched
+
+def test_committed_novelty_is_the_default_world():
+    t = pd.read_csv(ROOT/'bench'/'results'/'world_novelty.csv')
+    assert set(t.world) == {'sim-default-seed0'} and len(t) == 4 and t.value.between(0, 1).all()

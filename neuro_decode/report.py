@@ -221,8 +221,7 @@ def _section(title:str, tid:str, make, caption:str='')->str:
     return f'<h2>{html.escape(title)}</h2><p>{html.escape(caption)}</p>' + t.to_html(table_id=tid, na_rep='n/a', escape=True)
 
 # %% ../nbs/13_report.ipynb #f2f7100b
-def _findings_section(f:pd.DataFrame|None, why:str='')->str:
-    if f is None: return f'<h2>Findings</h2><p class="note" id="findings">not available: {html.escape(why)}</p>'
+def _findings_section(f:pd.DataFrame)->str:
     return (f'<h2>Findings</h2><p>{html.escape(verdict_counts(f))} Each row is a difference A - B on the test images (over subjects '
             'for Table 5), with its 95% interval, relative to B, and p-value; the verdict follows from the interval by the rule of '
             'chapter 13a (directional: the interval on the paper\'s side of 0; no difference: within 5% of the metric\'s range, '
@@ -238,21 +237,17 @@ def tests_appendix(t:pd.DataFrame)->str:
                      + d[['subject', 'label', 'diff', 'lo', 'hi', 'p', 'n']].round(4).to_html(index=False) + '</details>')
     return ''.join(parts) + '</details>'
 
-def _findings_or_why(rd:Path, g:dict)->tuple: # (findings or None, why not)
-    try: return findings(rd, g), ''
-    except (ConfigError, OSError, KeyError) as e: return None, f'{type(e).__name__}: {e}'
-
 def report_html(run_dir:str|Path, g:dict|None=None, f:pd.DataFrame|None=None)->str:
     "The report of a run as one HTML page: findings and reconstructions first, then the paper's tables, figures and an appendix."
     rd = Path(run_dir); g = g or gather(rd)
-    f, why = (f, '') if f is not None else _findings_or_why(rd, g)
+    f = f if f is not None else findings(rd, g)          # a claim the run cannot answer is a row that says why
     s1 = min(g['subjects']) if g['subjects'] else None
     parts = [f'<!doctype html><html><head><meta charset="utf-8"><title>neuro_decode report: {html.escape(rd.name)}</title>'
              f'<style>{CSS}</style></head><body><h1>neuro_decode: report of {html.escape(rd.name)}</h1>'
              f'<p>Run folder {html.escape(run_name(rd))}, {datetime.datetime.now():%Y-%m-%d %H:%M}. Subjects: {g["subjects"]}. '
              'Stage-2 and image metrics are on test images that no model saw in training. Within a subject: mean [95% bootstrap '
              'interval over images]; across subjects: mean [95% t-interval]. SSIM is the 2-D one; "SSIM (brain-diffuser\'s '
-             'column-wise)" is what the paper\'s code computed.</p>', _findings_section(f, why)]
+             'column-wise)" is what the paper\'s code computed.</p>', _findings_section(f)]
     if s1 is not None and RunLayout(rd).subject(s1).images_dir.exists(): parts.append(_png(fig_reconstructions(rd, s1), 'reconstructions'))
     parts.append(_section('Table 2: stage-1 architectures', 'table2', lambda: table2(g), 'the ablation\'s subject (the first requested), 15 layers; MSE/MAE of test latents, raw and re-standardised'))
     parts.append(_section('Table 3: GRU against ridge in stage 1', 'table3', lambda: table3(g), 'ridge: alpha cross-validated in the fitting images; ridge_paper: brain-diffuser\'s fixed 50,000 (scored, not decoded)'))
@@ -276,7 +271,7 @@ def report_html(run_dir:str|Path, g:dict|None=None, f:pd.DataFrame|None=None)->s
 def write_report(run_dir:str|Path)->Path:
     "Write RUN_DIR/report/report.html atomically, and the numbers it shows to RUN_DIR/report/results/; return the page's path."
     rd = Path(run_dir); g = gather(rd)
-    f, _ = _findings_or_why(rd, g)
+    f = findings(rd, g)
     write_results(rd, g, f)
     p = RunLayout(rd).report
     with atomic_path(p) as t: t.write_text(report_html(rd, g, f), encoding='utf-8')
@@ -324,7 +319,7 @@ def write_results(run_dir:str|Path, g:dict|None=None, f:pd.DataFrame|None=None)-
     rd = Path(run_dir); g = g or gather(rd)
     out = RunLayout(rd).results
     for old in out.glob('*'): old.unlink()
-    if f is not None: write_csv(f, out/'findings.csv', index=False)
+    write_csv(f if f is not None else findings(rd, g), out/'findings.csv', index=False)
     if 'stage1' in g: write_csv(g['stage1'], out/'stage1.csv', index=False)
     for name in ('metrics', 'noise', 'tests'):
         if name in g: write_csv(g[name].drop(columns=['run'], errors='ignore'), out/f'{name}.csv', index=False)

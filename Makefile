@@ -24,12 +24,13 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/neuro-decode run --preset $(PRESET)
 
-# library and notebooks in sync, notebooks clean, README current, then every notebook and the tests (two at a time, a file per worker)
+# library and notebooks in sync, notebooks clean, README current, then every notebook and the tests (two at a time, a file per worker;
+# a passing test's temporary folders are deleted: the tests write about 5 GB, which filled a CI disk once)
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} bash tools/check_sync.sh
 	$(PY) tools/docs.py readme --check
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(VENV)/bin/nbdev_test --n_workers 2 --do_print
-	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest tests/ -q -rs -n 2 --dist loadfile --durations=15
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest tests/ -q -rs -n 2 --dist loadfile --durations=15 -o tmp_path_retention_policy=failed
 
 docs: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) tools/docs.py site

@@ -18,31 +18,26 @@ import argparse, json, sys
 from pathlib import Path
 import numpy as np, pandas as pd
 
-def scene_key(scene:dict)->tuple:
-    "A scene as its captions can tell it: scene type and the sorted (class, colour, size, position) of its objects."
-    return (scene['scene'], tuple(sorted((o['cls'], o['colour'], o['size'], o['position']) for o in scene['objects'])))
-
 def novelty(root:str|Path)->pd.DataFrame:
     "Caption and scene novelty of a simulated NSD's shared images against every subject's other images."
     from neuro_decode.nsd import load_expdesign, load_captions
+    from neuro_decode.scenes import load_scenes, scene_key, novelty as shares
+    from dataclasses import asdict
     root = Path(root)
     ed = load_expdesign(root)
     test = np.unique(ed.sharedix)
     train = np.setdiff1d(np.unique(ed.subjectim[ed.subjectim >= 0]), test)
     caps_te, caps_tr = load_captions(root, test), load_captions(root, train)
-    seen = {c for row in caps_tr for c in row if c}
-    new_img = np.array([not any(c in seen for c in row if c) for row in caps_te])
-    all_te = [c for row in caps_te for c in row if c]
-    rows = [dict(measure='test images with no caption among the training captions', value=new_img.mean(), n=len(test)),
-            dict(measure='test captions not among the training captions', value=np.mean([c not in seen for c in all_te]), n=len(all_te))]
-    truth = root/'groundtruth'/'scenes.json'
-    if truth.exists():
-        scenes = json.loads(truth.read_text())['scenes']
-        seen_s = {scene_key(scenes[i]) for i in train}
-        rows.append(dict(measure='test scenes not among the training scenes', value=np.mean([scene_key(scenes[i]) not in seen_s for i in test]),
-                         n=len(test)))
-        rows.append(dict(measure='distinct scenes among the test scenes', value=len({scene_key(scenes[i]) for i in test})/len(test), n=len(test)))
-    return pd.DataFrame(rows).assign(train_images=len(train))
+    caps_te, caps_tr = [[c for c in row if c] for row in caps_te], [[c for c in row if c] for row in caps_tr]
+    world, scenes = load_scenes(root)
+    d = lambda ids: [asdict(scenes[i]) for i in ids]
+    r = shares(d(test), caps_te, d(train), caps_tr)
+    n_caps = sum(map(len, caps_te))
+    rows = [dict(measure='test images with no caption among the training captions', value=r['images'], n=len(test)),
+            dict(measure='test captions not among the training captions', value=r['captions'], n=n_caps),
+            dict(measure='test scenes not among the training scenes', value=r['scenes'], n=len(test)),
+            dict(measure='distinct scenes among the test scenes', value=len({scene_key(s) for s in d(test)})/len(test), n=len(test))]
+    return pd.DataFrame(rows).assign(train_images=len(train), scene_space=world.name)
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])

@@ -8,27 +8,28 @@ import json, hashlib
 from pathlib import Path
 import numpy as np
 from .config import ConfigError, project_root, bundled_dir, bundled_path, write_manifest, sha256
-from .simulate import sample_scene, render_scene
+from .scenes import get_world
+from .nsd import STIM_SIZE
 
 # %% auto #0
 __all__ = ['scene_pairs', 'scene_images', 'ssim_grey']
 
 # %% ../nbs/90_train_small_models.ipynb #5d85fd07
-def scene_pairs(n:int, seed:int, size:int=64)->tuple:
-    "`n` simulated scenes (seeded), resized to `size` (bicubic), and their 5 captions: ((n, size, size, 3) uint8, [[str]])."
+def scene_pairs(n:int, seed:int, size:int=64, world:str='grid')->tuple:
+    "`n` simulated scenes of a world (seeded), resized to `size` (bicubic), and their 5 captions: ((n, size, size, 3) uint8, [[str]])."
     from PIL import Image
-    from neuro_decode.simulate import scene_captions
+    w = get_world(world)
     rng, rng_c = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     out, caps = np.zeros((n, size, size, 3), np.uint8), []
     for i in range(n):
-        sc = sample_scene(rng)
-        out[i] = np.asarray(Image.fromarray(render_scene(sc, rng)).resize((size, size), Image.BICUBIC))
-        caps.append(scene_captions(sc, rng_c))
+        sc = w.sample(rng)
+        out[i] = np.asarray(Image.fromarray(w.render(sc, rng, STIM_SIZE)).resize((size, size), Image.BICUBIC))
+        caps.append(w.captions(sc, rng_c, 5))
     return out, caps
 
-def scene_images(n:int, seed:int, size:int=64)->np.ndarray:
+def scene_images(n:int, seed:int, size:int=64, world:str='grid')->np.ndarray:
     "Just the images of `scene_pairs`."
-    return scene_pairs(n, seed, size)[0]
+    return scene_pairs(n, seed, size, world)[0]
 
 # %% ../nbs/90_train_small_models.ipynb #7811ed21
 def ssim_grey(a:np.ndarray, b:np.ndarray)->np.ndarray:

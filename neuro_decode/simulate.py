@@ -14,6 +14,7 @@ from tqdm import tqdm
 from .config import (get_config, get_preset, Preset, Config, ConfigError, atomic_path, atomic_dir,
                                  write_json, file_lock, NSD_SUBJECTS, check_subject)
 from .stats import pearson
+from .scenes import get_world, Scene, SceneObject, render_scene
 from .hrf import (hrf_library, glm_library, peak_times, event_regressors, drift_basis, drift_degree, N_HRFS,
                               HRF_DT)
 from .glm import SessionDesign, trial_design, TYPES
@@ -23,131 +24,13 @@ from .nsd import (Layout, subj_dir, write_nifti, write_betas_hdf5, write_stimuli
                               load_roi, find_sessions, session_betas, session_number, glm_stamp)
 
 # %% auto #0
-__all__ = ['CLASSES', 'COLOURS', 'SCENES', 'SIZES', 'POSITIONS', 'IMG_SIZE', 'FEAT_SIZE', 'TR', 'TRIAL_S', 'RUNS_PER_SESSION',
-           'REPS', 'NOISE_FACTOR', 'SIM_VERSION', 'N_SEM', 'FIELD_DEG', 'PRE_VOLS', 'POST_VOLS', 'VOLS_PER_TRIAL',
-           'N_STRUCT', 'DRIFT_HZ', 'COCO_OFFSET', 'STAMP', 'NSD_SHAPED_EXTRA_VOLS', 'SceneObject', 'Scene',
-           'sample_scene', 'render_scene', 'scene_captions', 'feature_maps', 'semantic_vector', 'SimSpec', 'sim_spec',
-           'make_expdesign', 'subject_volume', 'Voxels', 'make_voxels', 'prf_weights', 'neural_response', 'true_betas',
-           'Run', 'make_stimpattern', 'make_schedule', 'run_bold', 'stim_info_table', 'simulate_subject',
-           'simulate_nsd', 'ensure_simulated', 'NSDShape', 'nsd_shaped_design', 'nsd_shaped_trials', 'nsd_shaped_roi',
-           'nsd_shaped_image', 'nsd_shaped_betas', 'write_nsd_shaped', 'toy_session', 'beta_recovery', 'glm_accuracy']
-
-# %% ../nbs/02_simulate.ipynb #b2b2e328
-CLASSES = ('ball', 'box', 'kite', 'sign', 'ring', 'star', 'bar', 'cross')
-COLOURS = {'red': (215, 40, 40), 'green': (40, 170, 60), 'blue': (40, 70, 210), 'yellow': (235, 210, 40),
-           'white': (240, 240, 240), 'black': (25, 25, 25), 'orange': (240, 130, 20), 'purple': (140, 50, 170)}
-SCENES = {  # scene type: (scikit-image texture, tint RGB, phrase)
-    'field': ('grass', (90, 150, 60), 'a grassy field'),
-    'beach': ('gravel', (215, 190, 140), 'a sandy beach'),
-    'wall': ('brick', (170, 90, 70), 'a brick wall'),
-    'street': ('gravel', (120, 120, 125), 'a grey street'),
-    'sky': (None, (110, 160, 230), 'a blue sky')}
-SIZES = {'small': 0.07, 'medium': 0.12, 'large': 0.19}   # object radius, fraction of the image width
-POSITIONS = {'on the left': (0.27, 0.5), 'on the right': (0.73, 0.5), 'at the top': (0.5, 0.27),
-             'at the bottom': (0.5, 0.73), 'in the centre': (0.5, 0.5)}
-IMG_SIZE = STIM_SIZE   # NSD's stimulus size in pixels (425)
-
-@dataclass
-class SceneObject:
-    "One object of a scene."
-    cls:str; colour:str; size:str; position:str
-    x:float; y:float; r:float       # centre and radius, fractions of the image width
-
-@dataclass
-class Scene:
-    "A background type plus objects: everything needed to render and describe an image."
-    scene:str; objects:list
-
-# %% ../nbs/02_simulate.ipynb #b5a730f7
-def sample_scene(rng:np.random.Generator # random generator
-                )->Scene:
-    "Draw a random scene: a background type and 1-3 objects at distinct positions."
-    n = rng.choice([1, 2, 3], p=[0.45, 0.35, 0.2])
-    pos = rng.choice(list(POSITIONS), size=n, replace=False)
-    objs = []
-    for p in pos:
-        size = str(rng.choice(list(SIZES)))
-        cx, cy = POSITIONS[p]
-        objs.append(SceneObject(str(rng.choice(CLASSES)), str(rng.choice(list(COLOURS))), size, str(p),
-                                float(cx + rng.normal(0, .03)), float(cy + rng.normal(0, .03)),
-                                float(SIZES[size]*rng.uniform(.9, 1.1))))
-    return Scene(str(rng.choice(list(SCENES))), objs)
-
-# %% ../nbs/02_simulate.ipynb #0fca3677
-def _texture(name:str|None, rng, size:int)->np.ndarray:
-    "A grey texture in [0, 1] of `size`x`size`: a random crop of a scikit-image sample, or a sky gradient."
-    if name is None:
-        y = np.linspace(0, 1, size)[:, None] * np.ones((1, size))
-        return 0.8 + 0.25*y + 0.04*ndimage.gaussian_filter(rng.normal(size=(size, size)), 8)
-    import skimage.data
-    t = getattr(skimage.data, name)().astype(np.float32)/255
-    i, j = rng.integers(0, t.shape[0]-size+1), rng.integers(0, t.shape[1]-size+1)
-    t = t[i:i+size, j:j+size]
-    return 0.55 + (t - t.mean())*1.4 + 0.45
-
-def _shape_mask(cls:str, x:float, y:float, r:float, size:int)->np.ndarray:
-    "Boolean mask of one object class drawn at centre (x, y) with radius r (fractions of the width)."
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    dx, dy = xx - x, yy - y
-    if cls == 'ball': return dx**2 + dy**2 <= r**2
-    if cls == 'box': return (np.abs(dx) <= .8*r) & (np.abs(dy) <= .8*r)
-    if cls == 'kite': return np.abs(dx) + np.abs(dy) <= r
-    if cls == 'sign': return (dy <= .7*r) & (dy >= -r + 2*np.abs(dx)*1.0) & (np.abs(dx) <= r)
-    if cls == 'ring': return (dx**2 + dy**2 <= r**2) & (dx**2 + dy**2 >= (.55*r)**2)
-    if cls == 'star':
-        ang, rad = np.arctan2(dy, dx), np.hypot(dx, dy)
-        return rad <= r*(0.55 + 0.45*np.cos(5*ang))
-    if cls == 'bar': return (np.abs(dx) <= r) & (np.abs(dy) <= .3*r)
-    if cls == 'cross': return ((np.abs(dx) <= r) & (np.abs(dy) <= .25*r)) | ((np.abs(dy) <= r) & (np.abs(dx) <= .25*r))
-    raise ValueError(f"unknown object class {cls!r}: expected one of {CLASSES}")
-
-# %% ../nbs/02_simulate.ipynb #af5a8586
-def render_scene(scene:Scene,              # what to draw
-                 rng:np.random.Generator,  # for texture crops and shading
-                 size:int=IMG_SIZE,        # output size in pixels
-                )->np.ndarray:             # (size, size, 3) uint8 RGB
-    "Render a scene to an RGB image."
-    tex, tint, _ = SCENES[scene.scene]
-    img = _texture(tex, rng, size)[..., None] * np.array(tint, np.float32)[None, None]
-    for o in scene.objects:
-        m = _shape_mask(o.cls, o.x, o.y, o.r, size)
-        edge = m & ~ndimage.binary_erosion(m, iterations=max(1, size//140))
-        shade = 1 - 0.25*(np.mgrid[0:size, 0:size][0]/size - o.y)   # light from above
-        img[m] = (np.array(COLOURS[o.colour], np.float32)[None] * shade[m][:, None])
-        img[edge] *= 0.45
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-# %% ../nbs/02_simulate.ipynb #c52236ea
-_TEMPLATES = (
-    "{A} {obj} {pos} of {scene}.",
-    "There is {a} {obj} {pos} in front of {scene}.",
-    "{A} picture of {objs} with {scene} behind.",
-    "{Objs_cap} seen against {scene}.",
-    "A photo showing {objs} and {scene}.")
-
-def _article(w:str)->str: return 'an' if w[0] in 'aeiou' else 'a'
-
-def _phrase(o:SceneObject, with_size:bool=True)->str:
-    return f"{o.size+' ' if with_size else ''}{o.colour} {o.cls}"
-
-def scene_captions(scene:Scene,             # the scene to describe
-                   rng:np.random.Generator, # chooses wording
-                   n:int=5,                 # captions per image (COCO has about 5)
-                  )->list:                  # `n` different captions
-    "Describe a scene in `n` COCO-style captions, each naming the objects, colours and the scene."
-    main = max(scene.objects, key=lambda o: o.r)
-    sc = SCENES[scene.scene][2]
-    def listing(sizes):
-        ps = [f"{_article(_phrase(o, sizes))} {_phrase(o, sizes)}" for o in scene.objects]
-        return ps[0] if len(ps) == 1 else ', '.join(ps[:-1]) + ' and ' + ps[-1]
-    caps = []
-    for k, t in enumerate(_TEMPLATES[:n]):
-        sizes = bool(rng.integers(0, 2)) or k == 0
-        objs = listing(sizes)
-        c = t.format(A=_article(_phrase(main)).capitalize(), a=_article(_phrase(main)), obj=_phrase(main),
-                     pos=main.position, scene=sc, objs=objs, Objs_cap=objs[0].upper() + objs[1:])
-        caps.append(c)
-    return caps
+__all__ = ['FEAT_SIZE', 'TR', 'TRIAL_S', 'RUNS_PER_SESSION', 'REPS', 'NOISE_FACTOR', 'SIM_VERSION', 'FIELD_DEG', 'PRE_VOLS',
+           'POST_VOLS', 'VOLS_PER_TRIAL', 'N_STRUCT', 'DRIFT_HZ', 'COCO_OFFSET', 'STAMP', 'NSD_SHAPED_EXTRA_VOLS',
+           'feature_maps', 'SimSpec', 'sim_spec', 'make_expdesign', 'subject_volume', 'Voxels', 'make_voxels',
+           'prf_weights', 'neural_response', 'true_betas', 'Run', 'make_stimpattern', 'make_schedule', 'run_bold',
+           'stim_info_table', 'simulate_subject', 'simulate_nsd', 'ensure_simulated', 'NSDShape', 'nsd_shaped_design',
+           'nsd_shaped_trials', 'nsd_shaped_roi', 'nsd_shaped_image', 'nsd_shaped_betas', 'write_nsd_shaped',
+           'toy_session', 'beta_recovery', 'glm_accuracy']
 
 # %% ../nbs/02_simulate.ipynb #f0c99abf
 FEAT_SIZE = 64   # resolution of the feature maps read by pRFs
@@ -163,17 +46,6 @@ def feature_maps(img:np.ndarray # (H, W, 3) uint8 image
     by = np.abs(x[..., 2] - (x[..., 0] + x[..., 1])/2)
     return np.stack([contrast, rg, by]).astype(np.float32)
 
-def semantic_vector(scene:Scene # the scene
-                   )->np.ndarray: # (len(CLASSES)+len(COLOURS)+len(SCENES),) areas and scene one-hot
-    "Class areas, colour areas and scene type of a scene, as one vector."
-    v = np.zeros(len(CLASSES) + len(COLOURS) + len(SCENES), np.float32)
-    for o in scene.objects:
-        a = np.pi*o.r**2 / (np.pi*SIZES['large']**2)        # area relative to a large object
-        v[CLASSES.index(o.cls)] += a
-        v[len(CLASSES) + list(COLOURS).index(o.colour)] += a
-    v[len(CLASSES) + len(COLOURS) + list(SCENES).index(scene.scene)] = 1
-    return v
-
 # %% ../nbs/02_simulate.ipynb #84d60629
 TR = 4/3                 # NSD functional TR at 1.8 mm, seconds
 TRIAL_S = 4.0            # one trial every 4 s: 3 s image + 1 s gap
@@ -184,8 +56,8 @@ SIM_VERSION = 5          # bump when the generative model changes: cached worlds
 
 @dataclass(frozen=True)
 class SimSpec:
-    "Sizes of a simulated world (from a preset)."
-    subjects:tuple; n_shared:int; n_unique:int; n_sessions:int; vol_shape:tuple; seed:int = 0
+    "Sizes and scene space of a simulated world (from a preset)."
+    subjects:tuple; n_shared:int; n_unique:int; n_sessions:int; vol_shape:tuple; seed:int = 0; world:str = 'grid'
     @property
     def n_per_subject(self)->int: return self.n_shared + self.n_unique
     @property
@@ -194,11 +66,13 @@ class SimSpec:
     def n_images(self)->int: return self.n_shared + len(self.subjects)*self.n_unique
 
 def sim_spec(preset:str|Preset='tiny', # a simulated preset
-             seed:int=0)->SimSpec:
+             seed:int=0,                # random seed of the world
+             world:str|None=None,       # scene space ('grid' or 'open'); None: the preset's
+            )->SimSpec:
     "The `SimSpec` of a preset; the real-data preset has none."
     p = get_preset(preset)
     if not p.simulated: raise ConfigError(f"preset {p.name!r} is real data: expected a simulated preset ('tiny' or 'default')")
-    return SimSpec(tuple(p.subjects), p.n_shared, p.n_unique, p.n_sessions, tuple(p.vol_shape), seed)
+    return SimSpec(tuple(p.subjects), p.n_shared, p.n_unique, p.n_sessions, tuple(p.vol_shape), seed, get_world(world or p.world).name)
 
 # %% ../nbs/02_simulate.ipynb #72c31d4b
 def make_expdesign(spec:SimSpec, rng:np.random.Generator)->dict:
@@ -222,7 +96,6 @@ def make_expdesign(spec:SimSpec, rng:np.random.Generator)->dict:
     return dict(subjectim=subjectim, masterordering=order[None], sharedix=shared[None])
 
 # %% ../nbs/02_simulate.ipynb #8cdc78cd
-N_SEM = len(CLASSES) + len(COLOURS) + len(SCENES)
 FIELD_DEG = 8.4      # NSD images subtend 8.4 degrees of visual angle
 
 def _smooth_field(shape, rng, sigma=1.5)->np.ndarray:
@@ -246,7 +119,7 @@ class Voxels:
     noise_sd:np.ndarray      # (n,) thermal noise, % signal
     baseline:np.ndarray      # (n,) mean signal, scanner units
     prf:np.ndarray           # (n, 5) x, y (fractions of the image), sigma (fraction), exponent n, channel; NaN if none
-    sem_weights:np.ndarray   # (n, N_SEM) semantic tuning of higher voxels (0 elsewhere)
+    sem_weights:np.ndarray   # (n, length of the world's semantic vector) semantic tuning of higher voxels (0 elsewhere)
     @property
     def roi(self)->np.ndarray: return self.kind > 0
     def volume(self, values:np.ndarray, fill=0)->np.ndarray:
@@ -277,15 +150,18 @@ def make_voxels(spec:SimSpec, subject:int, rng:np.random.Generator)->Voxels:
     prf[early, 2] = (0.15 + 0.2*e)*rng.uniform(.8, 1.25, early.sum())/FIELD_DEG
     prf[early, 3] = rng.uniform(0.25, 0.6, early.sum())        # CSS exponent (compressive)
     prf[early, 4] = rng.choice(3, early.sum(), p=[.6, .2, .2])  # contrast, red-green, blue-yellow
-    # higher voxels: a few spatial patches, each preferring two classes, a colour and a scene type
-    sem = np.zeros((n, N_SEM), np.float32)
+    # higher voxels: a few spatial patches, each preferring two classes, a colour and a scene type (and a texture)
+    groups = get_world(spec.world).groups
+    off = np.concatenate([[0], np.cumsum(groups)])
+    sem = np.zeros((n, off[-1]), np.float32)
     hi = kind == 2
     centres = rng.uniform(-.8, .8, (6, 3)); centres[:, 1] = rng.uniform(-.45, -.1, 6)
     for c in centres:
-        w = np.zeros(N_SEM, np.float32)
-        w[rng.choice(len(CLASSES), 2, replace=False)] = rng.uniform(1, 2, 2)
-        w[len(CLASSES) + rng.integers(len(COLOURS))] = rng.uniform(.5, 1.2)
-        w[len(CLASSES) + len(COLOURS) + rng.integers(len(SCENES))] = rng.uniform(.4, 1)
+        w = np.zeros(off[-1], np.float32)
+        w[rng.choice(groups[0], 2, replace=False)] = rng.uniform(1, 2, 2)
+        w[off[1] + rng.integers(groups[1])] = rng.uniform(.5, 1.2)
+        w[off[2] + rng.integers(groups[2])] = rng.uniform(.4, 1)
+        if len(groups) > 3: w[off[3] + rng.integers(groups[3])] = rng.uniform(.4, 1)
         d2 = (x - c[0])**2 + (y - c[1])**2 + (z - c[2])**2
         sem += np.exp(-d2/(2*.3**2))[:, None]*w[None]
     sem += rng.normal(0, .15, sem.shape).astype(np.float32)
@@ -313,7 +189,7 @@ def prf_weights(prf:np.ndarray, # (n, 5) pRF table of early voxels
 
 def neural_response(vox:Voxels,         # the subject's voxels
                     feats:np.ndarray,   # (n_images, 3, 64, 64) feature maps
-                    sem:np.ndarray,     # (n_images, N_SEM) semantic vectors
+                    sem:np.ndarray,     # (n_images, k) the world's semantic vectors (chapter 01a)
                    )->np.ndarray:       # (n_images, n_voxels) responses, arbitrary units
     "Noise-free responses of every voxel to every image (CSS for early, tuning for higher voxels)."
     r = np.zeros((len(feats), len(vox.kind)), np.float32)
@@ -471,9 +347,11 @@ def simulate_nsd(root:str|Path,            # dataset root to create (must not ex
                  preset:str='tiny',        # 'tiny' or 'default'
                  seed:int=0,               # random seed of the world
                  progress:bool=True,       # show progress bars
+                 world:str|None=None,      # scene space of chapter 01a ('grid' or 'open'); None: the preset's
                 )->Path:                   # the dataset root
     "Simulate a whole NSD-format dataset with ground truth into `root`."
-    spec, root = sim_spec(preset, seed), Path(root)
+    spec, root = sim_spec(preset, seed, world), Path(root)
+    W = get_world(spec.world)
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root}: folder exists and is not empty; expected a new folder for the simulated NSD")
     if root.exists(): root.rmdir()
@@ -481,21 +359,21 @@ def simulate_nsd(root:str|Path,            # dataset root to create (must not ex
     with atomic_dir(root) as tmp:
         lay, rng = Layout(tmp), np.random.default_rng([seed, 0])
         ed = make_expdesign(spec, rng)
-        scenes = [sample_scene(rng) for _ in range(spec.n_images)]
+        scenes = [W.sample(rng) for _ in range(spec.n_images)]
         feats = np.zeros((spec.n_images, 3, FEAT_SIZE, FEAT_SIZE), np.float32)
         def images():
             for i, sc in enumerate(tqdm(scenes, desc='rendering stimuli', disable=not progress, leave=False)):
-                im = render_scene(sc, rng); feats[i] = feature_maps(im); yield im
+                im = W.render(sc, rng, STIM_SIZE); feats[i] = feature_maps(im); yield im
         write_stimuli(lay.stimuli, images(), spec.n_images)
-        sem = np.stack([semantic_vector(s) for s in scenes])
-        caps = [scene_captions(s, rng) for s in scenes]
+        sem = np.stack([W.semantic(s) for s in scenes])
+        caps = [W.captions(s, rng, 5) for s in scenes]
         ed['stimpattern'] = make_stimpattern(spec.n_trials, spec.n_sessions, rng)   # one blank layout for all subjects, as NSD's
         info = stim_info_table(ed, spec.n_images)
         lay.stim_info.parent.mkdir(parents=True, exist_ok=True)
         info.to_csv(lay.stim_info)
         savemat(lay.expdesign, ed)
         write_captions(lay.annotations, info.cocoId.values, caps, list(info.cocoSplit))
-        write_json({'scenes': [asdict(s) for s in scenes]}, tmp/'groundtruth'/'scenes.json')
+        write_json({'world': W.name, 'scenes': [asdict(s) for s in scenes]}, tmp/'groundtruth'/'scenes.json')
         for s in tqdm(spec.subjects, desc='subjects', disable=not progress):
             simulate_subject(tmp, spec, s, ed, feats, sem, progress)
         write_json({**_stamp(spec, preset), 'seconds': round(time.time() - t0, 1)}, tmp/STAMP)

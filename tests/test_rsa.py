@@ -29,15 +29,16 @@ def test_permutation_and_bootstrap():
 def test_known_answer_on_the_simulated_world(tiny_root, tmp_path):
     "Early visual voxels share the geometry of local contrast and colour; higher voxels that of the scenes' semantics."
     from neuro_decode.nsd import prepare_subject, load_prep, Layout, read_stimuli
-    from neuro_decode.simulate import feature_maps, Scene, SceneObject, semantic_vector
+    from neuro_decode.simulate import feature_maps
+    from neuro_decode.scenes import load_scenes
     for s in (1, 7):
         prep = load_prep(prepare_subject(tiny_root, s, tmp_path, progress=False))
         with h5py.File(Layout(tiny_root).truth(s)) as f: bidx, kind = f['brain_index'][()], f['kind'][()]
         vk = kind[np.searchsorted(bidx, prep.voxel_index)]
         stim = read_stimuli(Layout(tiny_root).stimuli, prep.test_ids)
         low = rdm(np.stack([feature_maps(im) for im in stim]).reshape(len(stim), -1))
-        scenes = json.loads((Path(tiny_root)/'groundtruth'/'scenes.json').read_text())['scenes']
-        sem = rdm(np.stack([semantic_vector(Scene(sc['scene'], [SceneObject(**o) for o in sc['objects']])) for sc in (scenes[i] for i in prep.test_ids)]))
+        world, scenes = load_scenes(tiny_root)
+        sem = rdm(np.stack([world.semantic(scenes[i]) for i in prep.test_ids]))
         early, higher = rdm(prep.test_betas[:, vk == 1]), rdm(prep.test_betas[:, vk == 2])
         assert rdm_correlation(early, low) > rdm_correlation(higher, low), s
         assert rdm_correlation(higher, sem) > rdm_correlation(early, sem), s

@@ -69,3 +69,34 @@ def test_refuses_to_overwrite_and_leaves_nothing_on_failure(tmp_path, monkeypatc
 def test_unknown_preset():
     from neuro_decode.config import ConfigError
     with pytest.raises(ConfigError, match='real data'): sim_spec('nsd')
+
+def test_open_world_is_simulated_and_read_back(tmp_path, tiny_root):
+    """The tiny preset in the open scene space: its scenes, captions and higher voxels' tuning come from that world,
+    the stamp names it, and the early and higher voxels keep their known answers (as on the grid world)."""
+    from neuro_decode.scenes import load_scenes, OpenScene, OPEN_GROUPS, open_captions, novelty
+    from neuro_decode.nsd import load_captions, prepare_subject, load_prep, read_stimuli, glm_subject
+    from neuro_decode.simulate import feature_maps
+    from neuro_decode.rsa import rdm, rdm_correlation
+    from dataclasses import asdict
+    root = simulate_nsd(tmp_path/'open', 'tiny', seed=0, progress=False, world='open')
+    assert json.loads((root/STAMP).read_text())['spec']['world'] == 'open'
+    assert json.loads((tiny_root/STAMP).read_text())['spec']['world'] == 'grid'
+    world, scenes = load_scenes(root)
+    assert world.name == 'open' and all(isinstance(s, OpenScene) for s in scenes) and len(scenes) == 12 + 2*36
+    with h5py.File(Layout(root).truth(1)) as f: sem, kind = f['sem_weights'][()], f['kind'][()]
+    assert sem.shape[1] == sum(OPEN_GROUPS) and np.abs(sem[kind == 2]).sum() > 0 and not sem[kind != 2].any()
+    caps = load_captions(root, np.arange(len(scenes)))
+    assert all(s.objects and max(s.objects, key=lambda o: o.r).cls in row[0] for s, row in zip(scenes, caps))
+    ed = load_expdesign(root)
+    test = np.unique(ed.sharedix); train = np.setdiff1d(np.unique(ed.subjectim[ed.subjectim >= 0]), test)
+    r = novelty([asdict(scenes[i]) for i in test], [caps[i] for i in test], [asdict(scenes[i]) for i in train], [caps[i] for i in train])
+    assert min(r.values()) >= .95, r
+    glm_subject(root, 1, out_root=root, into_dataset=True, progress=False)
+    prep = load_prep(prepare_subject(root, 1, tmp_path/'prep', progress=False))
+    with h5py.File(Layout(root).truth(1)) as f: bidx = f['brain_index'][()]
+    vk = kind[np.searchsorted(bidx, prep.voxel_index)]
+    low = rdm(np.stack([feature_maps(im) for im in read_stimuli(Layout(root).stimuli, prep.test_ids)]).reshape(len(prep.test_ids), -1))
+    high = rdm(np.stack([world.semantic(scenes[i]) for i in prep.test_ids]))
+    early, higher = rdm(prep.test_betas[:, vk == 1]), rdm(prep.test_betas[:, vk == 2])
+    assert rdm_correlation(early, low) > rdm_correlation(higher, low)
+    assert rdm_correlation(higher, high) > rdm_correlation(early, high)

@@ -66,5 +66,9 @@ def test_novelty_counts_a_copied_caption(tiny_copy):
     assert after['test scenes not among the training scenes'] == before['test scenes not among the training scenes']   # scenes untouched
 
 def test_committed_novelty_is_the_default_world():
+    "The committed table: the default preset in both scene spaces; the open world's test set is new, the grid's is not."
     t = pd.read_csv(ROOT/'bench'/'results'/'world_novelty.csv')
-    assert set(t.world) == {'sim-default-seed0'} and len(t) == 4 and t.value.between(0, 1).all()
+    assert set(t.world) == {'sim-default-seed0', 'sim-default-open-seed0'} and len(t) == 8 and t.value.between(0, 1).all()
+    v = t.set_index(['scene_space', 'measure']).value
+    assert (v['open'] >= .95).all()
+    assert v['grid', 'test images with no caption among the training captions'] < .95

@@ -11,25 +11,73 @@ from .config import ConfigError, project_root, bundled_dir, bundled_path, write_
 from .scenes import get_world
 from .nsd import STIM_SIZE
 
+DEFAULT_WORLD = 'open'   # the scene space the bundled models are trained on, and the default preset's
+
 # %% auto #0
-__all__ = ['scene_pairs', 'scene_images', 'ssim_grey']
+__all__ = ['DEFAULT_WORLD', 'training_scenes', 'scene_pairs', 'scene_images', 'training_sets', 'ssim_grey']
 
 # %% ../nbs/90_train_small_models.ipynb #5d85fd07
-def scene_pairs(n:int, seed:int, size:int=64, world:str='grid')->tuple:
-    "`n` simulated scenes of a world (seeded), resized to `size` (bicubic), and their 5 captions: ((n, size, size, 3) uint8, [[str]])."
+def training_scenes(n:int,                   # how many scenes
+                    seed:int,                # their seed
+                    world:str=DEFAULT_WORLD, # scene space (chapter 01a)
+                   )->tuple:                 # ([scene], [[str]] five captions each), in order
+    "The scenes that `scene_pairs(n, seed, world=world)` renders and their captions, without rendering anything."
+    w, rng, rng_c = get_world(world), np.random.default_rng(seed), np.random.default_rng([seed, 1])
+    scenes = [w.sample(rng) for _ in range(n)]
+    return scenes, [w.captions(sc, rng_c, 5) for sc in scenes]
+
+def scene_pairs(n:int,                   # how many scenes
+                seed:int,                # their seed: it alone decides the scenes and captions (see `training_scenes`)
+                size:int=64,             # output side (bicubic resize)
+                world:str=DEFAULT_WORLD, # scene space (chapter 01a)
+                render:int=STIM_SIZE,    # side at which scenes are rendered before resizing (smaller is faster)
+               )->tuple:                 # ((n, size, size, 3) uint8 images, [[str]] five captions each)
+    "`n` simulated scenes of a world and their captions; textures and shading have a generator of their own."
     from PIL import Image
     w = get_world(world)
-    rng, rng_c = np.random.default_rng(seed), np.random.default_rng([seed, 1])
-    out, caps = np.zeros((n, size, size, 3), np.uint8), []
-    for i in range(n):
-        sc = w.sample(rng)
-        out[i] = np.asarray(Image.fromarray(w.render(sc, rng, STIM_SIZE)).resize((size, size), Image.BICUBIC))
-        caps.append(w.captions(sc, rng_c, 5))
+    scenes, caps = training_scenes(n, seed, world)
+    rng_r, out = np.random.default_rng([seed, 2]), np.zeros((n, size, size, 3), np.uint8)
+    for i, sc in enumerate(scenes):
+        out[i] = np.asarray(Image.fromarray(w.render(sc, rng_r, render)).resize((size, size), Image.BICUBIC))
     return out, caps
 
-def scene_images(n:int, seed:int, size:int=64, world:str='grid')->np.ndarray:
+def scene_images(n:int, seed:int, size:int=64, world:str=DEFAULT_WORLD, render:int=STIM_SIZE)->np.ndarray:
     "Just the images of `scene_pairs`."
-    return scene_pairs(n, seed, size, world)[0]
+    return scene_pairs(n, seed, size, world, render)[0]
+
+# %% ../nbs/90_train_small_models.ipynb #b8d2f1a3
+def _records(d:Path)->dict: # {model: [its records' `scenes` entries]}
+    "The `scenes` entry of every training run recorded in the bundled folder `d`."
+    def scenes(p:Path, runs:bool=False):
+        rec = json.loads(p.read_text())
+        out = [r.get('scenes') for r in rec['runs']] if runs else [rec.get('scenes')]
+        if any(s is None for s in out): raise ConfigError(f"{p}: a training record without 'scenes'; expected world, n, seed and render of its training scenes (retrain with the maintenance notebooks)")
+        return out
+    return {'vdvae_small': scenes(d/'vdvae_small.json'), 'eval_clip_small': scenes(d/'eval_clip_small.json'),
+            'vd_small CLIP encoders': scenes(d/'vd_small'/'TRAINING.json'),
+            'vd_small UNet': scenes(d/'vd_small'/'TRAINING_VD.json', runs=True)}
+
+def training_sets(folder:str|Path|None=None, # bundled models' folder; None: the checkout's data/models
+                  rendered:bool=True,        # also the observer's scenes, which are redrawn only by rendering them (minutes)
+                 )->dict:                    # {model: ([scene], [[str]] captions, or None where it had none)}
+    "The scenes (and captions) each bundled model was trained on, redrawn from the seeds its training records name."
+    d = Path(folder) if folder else bundled_dir()
+    out = {}
+    for name, specs in _records(d).items():
+        sc, caps = [], []
+        for s in {json.dumps(s, sort_keys=True): s for s in specs}.values():   # a resumed run that reuses the scenes counts once
+            a, b = training_scenes(s['n'], s['seed'], s['world']); sc += a; caps += b
+        out[name] = (sc, caps)
+    if rendered:
+        from neuro_decode.objects import draw_object_scenes, OBJECT_NET
+        s = json.loads((d/OBJECT_NET).with_suffix('.json').read_text()).get('scenes')
+        if s is None:                                   # recorded before records named their scenes: read the description
+            import re
+            m = re.match(r"(\d+) open-world scenes \(seed (\d+)\), rendered at (\d+) px", json.loads((d/OBJECT_NET).with_suffix('.json').read_text())['trained_on'])
+            if not m: raise ConfigError(f"{(d/OBJECT_NET).with_suffix('.json')}: cannot tell which scenes the observer was trained on")
+            s = dict(n=int(m[1]), seed=int(m[2]), render=int(m[3]))
+        out['object_net_small'] = ([sc for sc, _ in draw_object_scenes(s['n'], s['seed'], s['render'])], None)
+    return out
 
 # %% ../nbs/90_train_small_models.ipynb #7811ed21
 def ssim_grey(a:np.ndarray, b:np.ndarray)->np.ndarray:

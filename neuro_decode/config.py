@@ -34,7 +34,7 @@ class Preset:
     n_unique:int = 0              # simulated: images seen by one subject only (training set)
     n_sessions:int = 0            # simulated: scan sessions per subject
     vol_shape:tuple = ()          # simulated: functional volume (x, y, z)
-    world:str = 'grid'            # simulated: the scene space of chapter 01a ('grid' or 'open')
+    world:str = 'open'            # simulated: the scene space of chapter 01a ('open' or 'grid')
     n_latents:tuple = (15, 31)    # VDVAE decoder layers regressed in stage 1
     max_epochs:int = 100          # upper bound on regressor training epochs
 

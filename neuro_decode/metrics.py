@@ -6,6 +6,7 @@
 from __future__ import annotations
 import json, math, warnings
 from dataclasses import dataclass, field
+from typing import Callable
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from PIL import Image
@@ -19,8 +20,8 @@ __all__ = ['GREY', 'IMAGENET_MEAN', 'IMAGENET_STD', 'CLIP_MEAN', 'CLIP_STD', 'TV
            'CLIP_ARCHS', 'LABELS', 'ORDER', 'LOW', 'HIGH', 'METRIC_COLS', 'MetricsError', 'check_images', 'check_pairs',
            'read_png', 'resize', 'pixcorr', 'ssim', 'ssim_columns', 'ssim_bd', 'NetMetric', 'metric_weights',
            'build_net', 'load_net', 'net_inputs', 'FeatureNet', 'load_metric_nets', 'correlation_distance', 'Score',
-           'paired_test', 'GroundTruth', 'score_images', 'degrade', 'read_shared20', 'folder_info', 'evaluate_folders',
-           'compare', 'read_metrics']
+           'paired_test', 'GroundTruth', 'score_images', 'degrade', 'read_shared20', 'folder_info', 'object_truth',
+           'evaluate_folders', 'compare', 'read_metrics']
 
 # %% ../nbs/10_metrics.ipynb #42618d73
 class MetricsError(ValueError):
@@ -285,10 +286,11 @@ def paired_test(a:Score, b:Score,             # the same metric for two models o
     return paired_difference(a.values - b.values, lambda i: a.value(i) - b.value(i), n_perm, n_boot, seed)
 
 # %% ../nbs/10_metrics.ipynb #07d4ded1
-LABELS = {'pixcorr': 'PixCorr', 'ssim': 'SSIM', 'ssim_bd': "SSIM (brain-diffuser's column-wise)"}
+LABELS = {'pixcorr': 'PixCorr', 'ssim': 'SSIM', 'ssim_bd': "SSIM (brain-diffuser's column-wise)",
+          'objects': 'Main object named (observer; stand-in)'}
 # The one list of metric names, in the order of the paper's tables; low-level (pixels, early layers) and high-level ones
-ORDER = ('pixcorr', 'ssim', 'ssim_bd', 'alexnet2', 'alexnet5', 'inception', 'clip', 'clip_laion', 'effnet', 'swav', 'clip_small', 'vdvae_enc')
-LOW, HIGH = ('pixcorr', 'ssim', 'ssim_bd', 'alexnet2', 'alexnet5', 'vdvae_enc'), ('inception', 'clip', 'clip_laion', 'effnet', 'swav', 'clip_small')
+ORDER = ('pixcorr', 'ssim', 'ssim_bd', 'alexnet2', 'alexnet5', 'inception', 'clip', 'clip_laion', 'effnet', 'swav', 'clip_small', 'objects', 'vdvae_enc')
+LOW, HIGH = ('pixcorr', 'ssim', 'ssim_bd', 'alexnet2', 'alexnet5', 'vdvae_enc'), ('inception', 'clip', 'clip_laion', 'effnet', 'swav', 'clip_small', 'objects')
 assert set(ORDER) == {*LABELS, *NET_METRICS, *STAND_INS} == {*LOW, *HIGH}, 'a metric is missing from ORDER, LOW or HIGH'
 
 
@@ -350,6 +352,16 @@ def _image_suffix(folder:Path, first:int)->str:
     return '_512' if image_file(folder, first, '_512').exists() else ''
 
 # %% ../nbs/10_metrics.ipynb #6b19d20f
+def object_truth(sl)->Callable|None: # (images, ids) -> per-image 1/0, or None
+    "For a simulated open-world run: whether the bundled observer (chapter 10a) names each image's true main object; else None."
+    from neuro_decode.objects import load_object_net, object_labels, object_accuracy
+    root = sl.info().get('data_root')
+    if not root or not (Path(root)/'groundtruth'/'scenes.json').exists(): return None
+    try: object_labels(root, [])
+    except ConfigError: return None                          # the grid world: other classes
+    net = load_object_net()
+    return lambda images, ids: object_accuracy(net, images, object_labels(root, ids))
+
 def evaluate_folders(run_dir:str|Path, subject:int,
                      folders:list|None=None,      # image folders; every folder of the subject by default
                      weights_dir:str|Path|None=None, device:str|None=None,
@@ -362,6 +374,7 @@ def evaluate_folders(run_dir:str|Path, subject:int,
     folders = [Path(f) for f in folders] if folders is not None else sl.image_folders()
     if not folders: raise ConfigError(f"{sl.images_dir}: no image folders; expected stage-1 or stage-2 reconstructions")
     nets, missing = load_metric_nets(weights_dir, device, stand_ins)
+    truth = object_truth(sl) if (weights_dir is None if stand_ins is None else stand_ins) else None   # a stand-in too
     gts, rows, scores = {}, [], {}
     for f in tqdm(folders, desc=f'subject {s}: scoring folders', disable=not progress):
         with file_lock(f):                          # the folder's writer holds it: never read a folder being rewritten
@@ -371,6 +384,7 @@ def evaluate_folders(run_dir:str|Path, subject:int,
             recon = np.stack([read_png(image_file(f, i, suf)) for i in ids])
         if ids not in gts: gts[ids] = GroundTruth(sl.stimuli(np.array(ids)), nets)
         sc = score_images(recon, gts[ids])
+        if truth is not None: sc['objects'] = Score('objects', LABELS['objects'], True, truth(recon, ids), published=False)
         key = (info['model'], info['layers'], info['stage'], info['noise'])
         scores[key] = sc
         base = dict(run=str(rd.resolve()), subject=s, model=info['model'], layers=info['layers'], stage=info['stage'],

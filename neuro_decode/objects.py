@@ -10,12 +10,12 @@ import numpy as np, torch
 from torch import nn
 from PIL import Image
 from .config import bundled_path, ConfigError
-from .scenes import OPEN_CLASSES, get_world, main_object
+from .scenes import OPEN_CLASSES, get_world, main_object, load_scenes
 from .nsd import STIM_SIZE
 
 # %% auto #0
-__all__ = ['OBJECT_SIZE', 'OBJECT_NET', 'ObjectNet', 'object_input', 'object_scenes', 'train_object_net', 'load_object_net',
-           'save_object_net', 'predict_classes', 'object_accuracy']
+__all__ = ['OBJECT_SIZE', 'OBJECT_NET', 'ObjectNet', 'object_input', 'object_scenes', 'draw_object_scenes', 'train_object_net',
+           'load_object_net', 'save_object_net', 'predict_classes', 'object_accuracy', 'object_labels']
 
 # %% ../nbs/10a_objects.ipynb #eddd3b54
 OBJECT_SIZE = 64                                  # the observer's input, pixels (the small VD's resolution)
@@ -48,13 +48,18 @@ def object_scenes(n:int,              # how many scenes
                   size:int=STIM_SIZE, # render size before resizing to 64 px (smaller is faster)
                  )->tuple:            # ((n, 64, 64, 3) uint8 images, (n,) main-object classes)
     "Open-world scenes and the class of each one's main object (index into `OPEN_CLASSES`)."
-    w, rng = get_world('open'), np.random.default_rng(seed)
     imgs, labels = np.zeros((n, OBJECT_SIZE, OBJECT_SIZE, 3), np.uint8), np.zeros(n, np.int64)
-    for i in range(n):
-        sc = w.sample(rng)
-        imgs[i] = np.asarray(Image.fromarray(w.render(sc, rng, size)).resize((OBJECT_SIZE, OBJECT_SIZE), Image.BICUBIC))
+    for i, (sc, im) in enumerate(draw_object_scenes(n, seed, size)):
+        imgs[i] = np.asarray(Image.fromarray(im).resize((OBJECT_SIZE, OBJECT_SIZE), Image.BICUBIC))
         labels[i] = OPEN_CLASSES.index(main_object(sc).cls)
     return imgs, labels
+
+def draw_object_scenes(n:int, seed:int, size:int=STIM_SIZE): # yields (scene, (size, size, 3) uint8 image)
+    "The scenes of `object_scenes` in order, each with its rendering (scene and texture draws share one generator)."
+    w, rng = get_world('open'), np.random.default_rng(seed)
+    for _ in range(n):
+        sc = w.sample(rng)
+        yield sc, w.render(sc, rng, size)
 
 def train_object_net(imgs:np.ndarray, labels:np.ndarray, # training images and their classes
                      minutes:float=8.,  # wall-clock budget
@@ -111,3 +116,14 @@ def object_accuracy(net:ObjectNet,     # the observer
     labels = np.asarray(labels)
     if len(labels) != len(images): raise ValueError(f"{len(images)} images but {len(labels)} labels: expected one label per image")
     return (predict_classes(net, images) == labels).astype(np.float64)
+
+# %% ../nbs/10a_objects.ipynb #f6b2d3a7
+def object_labels(data_root:str|Path, # a simulated dataset of the open world
+                  ids:np.ndarray,     # 0-based 73k ids of its images
+                 )->np.ndarray:       # (len(ids),) main-object classes (index into `OPEN_CLASSES`)
+    "The class of each image's main object, from a simulated dataset's ground truth."
+    world, scenes = load_scenes(data_root)
+    if world.name != 'open': raise ConfigError(f"{data_root}: a {world.name!r}-world dataset; the observer knows the classes of the 'open' world only")
+    ids = np.asarray(ids, np.int64)
+    if len(ids) and (ids.min() < 0 or ids.max() >= len(scenes)): raise ConfigError(f"{data_root}: ids {ids.min()}..{ids.max()} outside its {len(scenes)} scenes")
+    return np.array([OPEN_CLASSES.index(main_object(scenes[i]).cls) for i in ids], np.int64)

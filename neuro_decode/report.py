@@ -16,8 +16,8 @@ from .findings import findings, findings_table, verdict_counts
 # %% auto #0
 __all__ = ['CSS', 'RESULT_TABLES', 'gather', 'table2', 'table3', 'table4', 'table5', 'table6', 'clip_note', 'unavailable',
            'fig_reconstructions', 'fig_metrics', 'fig_noise', 'fig_training', 'fig_rsa', 'run_name', 'tests_appendix',
-           'report_html', 'write_report', 'provenance', 'write_results', 'keep_results', 'results_markdown',
-           'report_text']
+           'report_html', 'write_report', 'provenance', 'write_results', 'keep_results', 'step_times',
+           'results_markdown', 'report_text']
 
 # %% ../nbs/13_report.ipynb #0d08e5a2
 def gather(run_dir:str|Path)->dict:
@@ -354,6 +354,26 @@ def keep_results(run_dir:str|Path,   # a run whose report was written
     for p in sorted(src.glob('*')): shutil.copy2(p, into/p.name)
     return into
 
+def _busy_seconds(start:pd.Series, end:pd.Series)->float:
+    "Seconds during which at least one of the intervals [start, end) runs (idle gaps between them do not count)."
+    total, cur_s, cur_e = 0., None, None
+    for s, e in sorted(zip(start, end)):
+        if cur_e is None or s > cur_e:
+            if cur_e is not None: total += (cur_e - cur_s).total_seconds()
+            cur_s, cur_e = s, e
+        else: cur_e = max(cur_e, e)
+    return total + ((cur_e - cur_s).total_seconds() if cur_e is not None else 0.)
+
+def step_times(run:dict # a run's `run.json`
+              )->pd.DataFrame: # per chapter: nodes, node minutes (their sum), wall minutes (while any of them ran)
+    "How long each step of a run took, from the finishing time and seconds of every node; the last row is the whole run."
+    d = pd.DataFrame([dict(step='_'.join(k.split('_')[:2]), seconds=v['seconds'], end=pd.Timestamp(v['finished']))
+                      for k, v in run['nodes'].items()])
+    d['start'] = d.end - pd.to_timedelta(d.seconds, unit='s')
+    row = lambda g, name: dict(step=name, nodes=len(g), node_minutes=round(g.seconds.sum()/60, 1),
+                               wall_minutes=round(_busy_seconds(g.start, g.end)/60, 1))
+    return pd.DataFrame([row(g, k) for k, g in d.groupby('step', sort=True)] + [row(d, 'all (in parallel)')])
+
 def results_markdown(folder:str|Path,     # kept results, e.g. results/sim-default
                      link:str|None=None,  # how a reader's page reaches the folder; its path from the checkout by default
                     )->str:
@@ -373,6 +393,8 @@ def results_markdown(folder:str|Path,     # kept results, e.g. results/sim-defau
         out += ["Table 4 of the first subject, on its test images (mean [95% bootstrap interval]):", t4.to_markdown()]
     for name, alt in (('reconstructions.jpg', 'reconstructions'), ('noise.png', 'noise curves')):
         if (folder/name).exists(): out.append(f'![{alt}]({link}/{name})')
+    out += ["Time per step of that run (node minutes add up its nodes' times; wall minutes count the time while any of "
+            "them ran, nodes running in parallel; setting up `.venv` is not included):", step_times(run).to_markdown(index=False)]
     return '\n\n'.join(out)
 
 # %% ../nbs/13_report.ipynb #07dc67f5

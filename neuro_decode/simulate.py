@@ -28,9 +28,9 @@ __all__ = ['FEAT_SIZE', 'TR', 'TRIAL_S', 'RUNS_PER_SESSION', 'REPS', 'NOISE_FACT
            'POST_VOLS', 'VOLS_PER_TRIAL', 'N_STRUCT', 'DRIFT_HZ', 'COCO_OFFSET', 'STAMP', 'NSD_SHAPED_EXTRA_VOLS',
            'feature_maps', 'SimSpec', 'sim_spec', 'make_expdesign', 'subject_volume', 'Voxels', 'make_voxels',
            'prf_weights', 'neural_response', 'true_betas', 'Run', 'make_stimpattern', 'make_schedule', 'run_bold',
-           'stim_info_table', 'simulate_subject', 'simulate_nsd', 'ensure_simulated', 'NSDShape', 'nsd_shaped_design',
-           'nsd_shaped_trials', 'nsd_shaped_roi', 'nsd_shaped_image', 'nsd_shaped_betas', 'write_nsd_shaped',
-           'toy_session', 'beta_recovery', 'glm_accuracy']
+           'stim_info_table', 'simulate_subject', 'draw_design', 'simulate_nsd', 'ensure_simulated', 'NSDShape',
+           'nsd_shaped_design', 'nsd_shaped_trials', 'nsd_shaped_roi', 'nsd_shaped_image', 'nsd_shaped_betas',
+           'write_nsd_shaped', 'toy_session', 'beta_recovery', 'glm_accuracy']
 
 # %% ../nbs/02_simulate.ipynb #f0c99abf
 FEAT_SIZE = 64   # resolution of the feature maps read by pRFs
@@ -52,12 +52,12 @@ TRIAL_S = 4.0            # one trial every 4 s: 3 s image + 1 s gap
 RUNS_PER_SESSION = 12
 REPS = 3                 # each image is shown three times
 NOISE_FACTOR = {1: 1.0, 2: 1.1, 3: 1.2, 4: 1.25, 5: 1.3, 6: 1.35, 7: 1.6, 8: 1.4}   # thermal noise scale per subject
-SIM_VERSION = 5          # bump when the generative model changes: cached worlds are rebuilt (5: NSD's stimpattern, 73k ids in design files)
+SIM_VERSION = 6          # bump when the generative model changes: cached worlds are rebuilt (6: the open scene space by default)
 
 @dataclass(frozen=True)
 class SimSpec:
     "Sizes and scene space of a simulated world (from a preset)."
-    subjects:tuple; n_shared:int; n_unique:int; n_sessions:int; vol_shape:tuple; seed:int = 0; world:str = 'grid'
+    subjects:tuple; n_shared:int; n_unique:int; n_sessions:int; vol_shape:tuple; seed:int = 0; world:str = 'open'
     @property
     def n_per_subject(self)->int: return self.n_shared + self.n_unique
     @property
@@ -343,6 +343,13 @@ def _stamp(spec:SimSpec, preset:str)->dict:
     return {'preset': preset, 'seed': spec.seed, 'version': SIM_VERSION,
             'spec': json.loads(json.dumps(asdict(spec)))}
 
+def draw_design(spec:SimSpec # sizes, seed and scene space of the world
+               )->tuple:       # (design dict as in `make_expdesign`, scenes in 73k-id order, the generator to go on with)
+    "The design and the scenes of a world, drawn before anything is rendered: `simulate_nsd`'s first step, cheap to repeat."
+    rng = np.random.default_rng([spec.seed, 0])
+    ed = make_expdesign(spec, rng)
+    return ed, [get_world(spec.world).sample(rng) for _ in range(spec.n_images)], rng
+
 def simulate_nsd(root:str|Path,            # dataset root to create (must not exist, or be empty)
                  preset:str='tiny',        # 'tiny' or 'default'
                  seed:int=0,               # random seed of the world
@@ -357,9 +364,7 @@ def simulate_nsd(root:str|Path,            # dataset root to create (must not ex
     if root.exists(): root.rmdir()
     t0 = time.time()
     with atomic_dir(root) as tmp:
-        lay, rng = Layout(tmp), np.random.default_rng([seed, 0])
-        ed = make_expdesign(spec, rng)
-        scenes = [W.sample(rng) for _ in range(spec.n_images)]
+        lay, (ed, scenes, rng) = Layout(tmp), draw_design(spec)
         feats = np.zeros((spec.n_images, 3, FEAT_SIZE, FEAT_SIZE), np.float32)
         def images():
             for i, sc in enumerate(tqdm(scenes, desc='rendering stimuli', disable=not progress, leave=False)):

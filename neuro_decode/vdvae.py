@@ -395,8 +395,7 @@ def save_vdvae(model:VDVAE, path:str|Path, **info)->Path:
 
 # %% ../nbs/05_vdvae.ipynb #96750b2d
 SMALL = VDVAEConfig(width=24, enc_blocks="64x1,64d2,32x2,32d2,16x2,16d2,8x2,8d2,4x2,4d4,1x2",
-                    dec_blocks="1x2,4m1,4x3,8m4,8x7,16m8,16x15,32m16,32x2,64m32,64x1",
-                    custom_width_str="32:32,16:48,8:48,4:48,1:48", num_mixtures=5)
+                    dec_blocks=I64_DEC, custom_width_str="32:32,16:48,8:48,4:48,1:48", num_mixtures=5)
 
 # %% ../nbs/05_vdvae.ipynb #1a1a8c34
 @torch.no_grad()

@@ -17,7 +17,9 @@ def test_range_of_known_images():
     other = gt[np.roll(np.arange(len(gt)), 1)]
     images = {'a: true latents L15': gt, 'a: true latents L31': gt, 'b: stage 2 of a L15, true embeddings': gt,
               'b: stage 2 of a L31, true embeddings': gt, 'c: stage 2 of a L15 + noise 256, true embeddings': noise, 'd: another scene': other}
-    t = ir.range_table(images, gt, n_boot=200)
+    from neuro_decode.objects import load_object_net, predict_classes
+    labels = predict_classes(load_object_net(), gt)                                # what the observer names in the true images
+    t = ir.range_table(images, gt, labels, n_boot=200)
     lv = t[t.kind == 'level'].set_index(['what', 'metric']).value
     np.testing.assert_allclose(lv['a: true latents L15', 'ssim'], 1, atol=1e-6)
     np.testing.assert_allclose(lv['d: another scene', 'ssim'], ssim(other, gt).mean(), atol=1e-9)
@@ -25,10 +27,10 @@ def test_range_of_known_images():
     np.testing.assert_allclose(d.loc[('a - d (true latents L15)', 'pixcorr'), 'value'], 1 - pixcorr(other, gt).mean(), atol=1e-6)
     np.testing.assert_allclose(d.loc[('b - c (stage 2 of a L15, true embeddings)', 'ssim'), 'value'],
                                1 - ssim(noise, gt).mean(), atol=1e-6)
-    assert t[t.bound.notna()].met.all() and len(t[t.bound.notna()]) == 7       # 3 differences x 2 metrics, and identification
+    assert t[t.bound.notna()].met.all() and len(t[t.bound.notna()]) == 8       # 3 differences x 2 metrics, CLIP and objects
     assert (t.lo <= t.value + 1e-9).all() and (t.value <= t.hi + 1e-9).all()
-    ident = t[t.kind == 'identification'].iloc[0]
-    assert ident.metric == 'clip_small' and ident.value == 1.0                    # an image is identified among others by itself
+    ident = t[t.kind == 'identification'].set_index('metric').value
+    assert ident['clip_small'] == 1.0 and ident['objects'] == 1.0                # an image is identified by itself, its object named
 
 def test_committed_table_is_the_default_world_range():
     "bench/results/instrument_range.csv: the documented command's table on the default run, and which bounds it meets."
@@ -36,7 +38,7 @@ def test_committed_table_is_the_default_world_range():
     assert set(t.run) == {'sim-default'} and set(t.subject) == {1} and (t.n == 100).all()
     assert {w.split(':')[0] for w in t[t.kind == 'level'].what} == {'a', 'b', 'c', 'd'}
     b = t[t.bound.notna()]
-    assert len(b) == 7 and set(b.met) <= {True, False}
+    assert len(b) == 7 + ('objects' in set(b.metric)) and set(b.met) <= {True, False}   # the observer's bound on an open-world run
     assert ((b.value >= b.bound) == b.met.astype(bool)).all()
 
 def test_novelty_counts_a_copied_caption(tiny_copy):
@@ -66,9 +68,20 @@ def test_novelty_counts_a_copied_caption(tiny_copy):
     assert after['test scenes not among the training scenes'] == before['test scenes not among the training scenes']   # scenes untouched
 
 def test_committed_novelty_is_the_default_world():
-    "The committed table: the default preset in both scene spaces; the open world's test set is new, the grid's is not."
+    """The committed table: the default preset in both scene spaces, the open (default) one also against every bundled
+    model's training scenes, as many as their records name; the open world's test set is new to all of them, the grid's is not."""
+    import json
     t = pd.read_csv(ROOT/'bench'/'results'/'world_novelty.csv')
-    assert set(t.world) == {'sim-default-seed0', 'sim-default-open-seed0'} and len(t) == 8 and t.value.between(0, 1).all()
-    v = t.set_index(['scene_space', 'measure']).value
-    assert (v['open'] >= .95).all()
-    assert v['grid', 'test images with no caption among the training captions'] < .95
+    assert set(t.world) == {'sim-default-seed0', 'sim-default-grid-seed0'} and t.value.between(0, 1).all()
+    o, g = t[t.scene_space == 'open'], t[t.scene_space == 'grid']
+    assert set(o.world) == {'sim-default-seed0'}                                    # the default preset is the open world
+    models = {'vdvae_small', 'eval_clip_small', 'vd_small CLIP encoders', 'vd_small UNet', 'object_net_small'}
+    assert set(o.against) == {"the run's training images", 'itself', *models}
+    assert (o.value >= .95).all()
+    d = ROOT/'data'/'models'
+    n = o.groupby('against').train_images.first()
+    assert n['vdvae_small'] == json.loads((d/'vdvae_small.json').read_text())['scenes']['n']
+    assert n['vd_small UNet'] == json.loads((d/'vd_small'/'TRAINING_VD.json').read_text())['runs'][-1]['scenes']['n']
+    assert n['object_net_small'] == int(json.loads((d/'object_net_small.json').read_text())['trained_on'].split()[0])
+    v = g.set_index('measure').value
+    assert v['test images with no caption among the training captions'] < .95

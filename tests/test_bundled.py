@@ -3,7 +3,7 @@ import json, shutil
 import numpy as np, pytest, torch
 from neuro_decode.config import ConfigError
 from neuro_decode.bundled import bundled_dir, bundled_path, sha256, scene_pairs, ssim_grey
-from neuro_decode.vdvae import load_vdvae, reconstruct, latent_dim, sample_images
+from neuro_decode.vdvae import load_vdvae, reconstruct, latent_dim, sample_images, parse_blocks, I64_DEC
 from neuro_decode.features import load_vd_encoders, load_eval_clip, eval_image_embeddings, preprocess_clip, vd_image_tokens, vd_text_tokens
 
 HELDOUT_SEED = 98765          # scenes never used in training (training seeds: 1234, 2345, 3456; held-out 1235, 4567)
@@ -34,6 +34,7 @@ def test_vdvae_reconstructs_heldout_scenes(heldout):
     imgs, _ = heldout
     m = load_vdvae(bundled_path('vdvae_small.safetensors'), device='cpu')
     assert latent_dim(m.cfg, 15) == 13344 and latent_dim(m.cfg, 31) == 91168
+    assert parse_blocks(m.cfg.dec_blocks) == parse_blocks(I64_DEC) and len(m.decoder.dec_blocks) == 75   # ImageNet-64's schedule
     s = ssim_grey(imgs, reconstruct(m, imgs))
     assert np.median(s) > MIN_SSIM, np.median(s)
     floor = ssim_grey(imgs, sample_images(m, len(imgs)))              # what a collapsed posterior reconstructs
@@ -75,3 +76,24 @@ def test_object_observer_is_bundled_and_sees_objects(tmp_path):
     from neuro_decode.vdvae import WeightsError
     with pytest.raises((WeightsError, ConfigError), match=OBJECT_NET.replace('.', r'\.')):
         load_object_net(bad)
+
+def test_default_test_images_are_new_to_every_bundled_model(tiny_root):
+    """What the bundled models learned from (redrawn from the seeds in their records) against the test images: the default
+    preset's 100 test scenes, and the tiny world's test scenes and captions; 95% or more are new to every model."""
+    from dataclasses import asdict
+    from neuro_decode.bundled import training_sets
+    from neuro_decode.simulate import draw_design, sim_spec
+    from neuro_decode.scenes import novelty, load_scenes
+    from neuro_decode.nsd import load_expdesign, load_captions
+    ed, scenes, _ = draw_design(sim_spec('default'))
+    default_test = [asdict(scenes[i - 1]) for i in np.unique(ed['sharedix'])]        # 1-based ids, as in NSD's design file
+    assert len(default_test) == 100
+    ids = np.unique(load_expdesign(tiny_root).sharedix)
+    tiny_test = [asdict(load_scenes(tiny_root)[1][i]) for i in ids]
+    tiny_caps = [[c for c in row if c] for row in load_captions(tiny_root, ids)]
+    sets = training_sets(rendered=False)
+    assert set(sets) == {'vdvae_small', 'eval_clip_small', 'vd_small CLIP encoders', 'vd_small UNet'}
+    for name, (sc, caps) in sets.items():
+        train = [asdict(x) for x in sc]
+        assert novelty(default_test, [['-']]*len(default_test), train, caps)['scenes'] >= .95, name
+        assert min(novelty(tiny_test, tiny_caps, train, caps).values()) >= .95, name

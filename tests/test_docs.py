@@ -102,3 +102,14 @@ def test_chapters_show_the_default_run(site, tmp_path):
     assert 'default run' in rep and re.search(r'<th[^>]*>\s*verdict\s*</th>', rep) and '<b>Table 4</b>' in rep
     noise = dump('11_noise.html')
     assert 'stage-2 metrics against the noise' in noise and noise.count('data:image/png;base64') >= 2
+
+def test_step_times_count_parallel_nodes_once():
+    "The README's time per step: node minutes add up, wall minutes count the time while any node ran (overlaps once, gaps not)."
+    from neuro_decode.report import step_times
+    run = {'nodes': {'07_regress_sub-01': {'seconds': 60, 'finished': '2026-01-01T00:01:00'},
+                     '07_regress_sub-02': {'seconds': 30, 'finished': '2026-01-01T00:00:45'},     # inside the first
+                     '09_stage2_sub-01': {'seconds': 60, 'finished': '2026-01-01T00:05:00'}}}     # after a 3-minute gap
+    t = step_times(run).set_index('step')
+    assert list(t.index) == ['07_regress', '09_stage2', 'all (in parallel)']
+    assert (t.loc['07_regress', ['nodes', 'node_minutes', 'wall_minutes']] == [2, 1.5, 1.0]).all()
+    assert (t.loc['all (in parallel)', ['nodes', 'node_minutes', 'wall_minutes']] == [3, 2.5, 2.0]).all()

@@ -71,8 +71,8 @@ def test_unknown_preset():
     with pytest.raises(ConfigError, match='real data'): sim_spec('nsd')
 
 def test_open_world_is_simulated_and_read_back(tmp_path, tiny_root):
-    """The tiny preset in the open scene space: its scenes, captions and higher voxels' tuning come from that world,
-    the stamp names it, and the early and higher voxels keep their known answers (as on the grid world)."""
+    """The tiny preset in the open scene space (the default; the grid world on request): its scenes, captions and higher
+    voxels' tuning come from that world, the stamp names it, and the early and higher voxels keep their known answers."""
     from neuro_decode.scenes import load_scenes, OpenScene, OPEN_GROUPS, open_captions, novelty
     from neuro_decode.nsd import load_captions, prepare_subject, load_prep, read_stimuli, glm_subject
     from neuro_decode.simulate import feature_maps
@@ -80,7 +80,9 @@ def test_open_world_is_simulated_and_read_back(tmp_path, tiny_root):
     from dataclasses import asdict
     root = simulate_nsd(tmp_path/'open', 'tiny', seed=0, progress=False, world='open')
     assert json.loads((root/STAMP).read_text())['spec']['world'] == 'open'
-    assert json.loads((tiny_root/STAMP).read_text())['spec']['world'] == 'grid'
+    assert json.loads((tiny_root/STAMP).read_text())['spec']['world'] == 'open'            # the default since version 6
+    grid = simulate_nsd(tmp_path/'grid', 'tiny', seed=0, progress=False, world='grid')     # the earlier world, on request
+    assert json.loads((grid/STAMP).read_text())['spec']['world'] == 'grid' and load_scenes(grid)[0].name == 'grid'
     world, scenes = load_scenes(root)
     assert world.name == 'open' and all(isinstance(s, OpenScene) for s in scenes) and len(scenes) == 12 + 2*36
     with h5py.File(Layout(root).truth(1)) as f: sem, kind = f['sem_weights'][()], f['kind'][()]

@@ -58,15 +58,8 @@ def conditions(run_dir:Path, subject:int, n:int|None=None, seed:int=0)->tuple: #
         out[f'b: stage 2 of a L{k}, true embeddings'] = s2(out[f'a: true latents L{k}'])
     out['c: stage 2 of a L15 + noise 256, true embeddings'] = s2(add_image_noise(out['a: true latents L15'], 256, seeds))
     out['d: another scene'] = gt[np.roll(np.arange(len(gt)), 1)]
-    return out, gt, labels(sl, ids)
-
-def labels(sl, ids:np.ndarray)->np.ndarray|None:
-    "The main-object classes of a simulated open-world run's images (chapter 10a), or None for any other run."
-    from neuro_decode.config import ConfigError
-    from neuro_decode.objects import object_labels
-    root = sl.info().get('data_root')
-    try: return object_labels(root, ids) if root else None
-    except (ConfigError, FileNotFoundError): return None
+    from neuro_decode.metrics import subject_object_labels
+    return out, gt, subject_object_labels(sl, ids)
 
 def range_table(images:dict, gt:np.ndarray, labels:np.ndarray|None=None, n_boot:int=1000, seed:int=0)->pd.DataFrame:
     "Each condition's PixCorr, SSIM, eval-CLIP identification and object accuracy (mean, 95% interval), and the bounded differences."

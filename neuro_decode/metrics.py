@@ -20,8 +20,8 @@ __all__ = ['GREY', 'IMAGENET_MEAN', 'IMAGENET_STD', 'CLIP_MEAN', 'CLIP_STD', 'TV
            'CLIP_ARCHS', 'LABELS', 'ORDER', 'LOW', 'HIGH', 'METRIC_COLS', 'MetricsError', 'check_images', 'check_pairs',
            'read_png', 'resize', 'pixcorr', 'ssim', 'ssim_columns', 'ssim_bd', 'NetMetric', 'metric_weights',
            'build_net', 'load_net', 'net_inputs', 'FeatureNet', 'load_metric_nets', 'correlation_distance', 'Score',
-           'paired_test', 'GroundTruth', 'score_images', 'degrade', 'read_shared20', 'folder_info', 'object_truth',
-           'evaluate_folders', 'compare', 'read_metrics']
+           'paired_test', 'GroundTruth', 'score_images', 'degrade', 'read_shared20', 'folder_info',
+           'subject_object_labels', 'object_truth', 'evaluate_folders', 'compare', 'read_metrics']
 
 # %% ../nbs/10_metrics.ipynb #42618d73
 class MetricsError(ValueError):
@@ -352,15 +352,20 @@ def _image_suffix(folder:Path, first:int)->str:
     return '_512' if image_file(folder, first, '_512').exists() else ''
 
 # %% ../nbs/10_metrics.ipynb #6b19d20f
-def object_truth(sl)->Callable|None: # (images, ids) -> per-image 1/0, or None
-    "For a simulated open-world run: whether the bundled observer (chapter 10a) names each image's true main object; else None."
-    from neuro_decode.objects import load_object_net, object_labels, object_accuracy
+def subject_object_labels(sl, ids)->np.ndarray|None: # main-object classes of the images `ids`, or None
+    "For a simulated open-world run's subject: the simulator's main-object class of each image (chapter 10a); else None."
+    from neuro_decode.objects import object_labels
     root = sl.info().get('data_root')
     if not root or not (Path(root)/'groundtruth'/'scenes.json').exists(): return None
-    try: object_labels(root, [])
+    try: return object_labels(root, ids)
     except ConfigError: return None                          # the grid world: other classes
+
+def object_truth(sl)->Callable|None: # (images, ids) -> per-image 1/0, or None
+    "For a simulated open-world run: whether the bundled observer (chapter 10a) names each image's true main object; else None."
+    from neuro_decode.objects import load_object_net, object_accuracy
+    if subject_object_labels(sl, []) is None: return None
     net = load_object_net()
-    return lambda images, ids: object_accuracy(net, images, object_labels(root, ids))
+    return lambda images, ids: object_accuracy(net, images, subject_object_labels(sl, ids))
 
 def evaluate_folders(run_dir:str|Path, subject:int,
                      folders:list|None=None,      # image folders; every folder of the subject by default

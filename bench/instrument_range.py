@@ -10,6 +10,8 @@ run (made by `make run`), score
   (b) the same after stage 2 guided by the *true* CLIP embeddings (the best the pipeline can do),
   (c) stage 2 from the 15-layer image of (a) with noise of amplitude 256 added, true embeddings (stage 1 ruined),
   (d) another scene: each test image scored against the next one's ground truth (nothing in common but the world),
+  and two images that bound what any 64 px reconstruction can score: (e) the true image itself at 64 px (the small
+  VDVAE's and VD's resolution; no reconstruction of that size can be closer) and (f) a uniform grey image,
 each mean with its 95% bootstrap interval, and the differences (a) - (d) and (b) - (c) with their paired
 intervals. A world is fit to show the paper's effects when (a) - (d) and (b) - (c) are each at least 0.15 in
 SSIM and 0.3 in PixCorr, the eval CLIP identifies (b) 2-way at 0.85 or more, and, on the open world, the
@@ -58,8 +60,15 @@ def conditions(run_dir:Path, subject:int, n:int|None=None, seed:int=0)->tuple: #
         out[f'b: stage 2 of a L{k}, true embeddings'] = s2(out[f'a: true latents L{k}'])
     out['c: stage 2 of a L15 + noise 256, true embeddings'] = s2(add_image_noise(out['a: true latents L15'], 256, seeds))
     out['d: another scene'] = gt[np.roll(np.arange(len(gt)), 1)]
+    out.update(ceilings(gt, out['a: true latents L15'].shape[1]))
     from neuro_decode.metrics import subject_object_labels
     return out, gt, subject_object_labels(sl, ids)
+
+def ceilings(gt:np.ndarray, size:int)->dict: # {'e: ...': images, 'f: ...': images}
+    "The true images at the reconstructions' size (the best such an image can score) and a grey image of that size."
+    from PIL import Image
+    small = np.stack([np.asarray(Image.fromarray(g).resize((size, size), Image.BICUBIC)) for g in gt])
+    return {f'e: the true image at {size} px': small, f'f: a grey image': np.full_like(small, 128)}
 
 def range_table(images:dict, gt:np.ndarray, labels:np.ndarray|None=None, n_boot:int=1000, seed:int=0)->pd.DataFrame:
     "Each condition's PixCorr, SSIM, eval-CLIP identification and object accuracy (mean, 95% interval), and the bounded differences."

@@ -14,8 +14,9 @@ from .scenes import OPEN_CLASSES, get_world, main_object, load_scenes
 from .nsd import STIM_SIZE
 
 # %% auto #0
-__all__ = ['OBJECT_SIZE', 'OBJECT_NET', 'ObjectNet', 'object_input', 'object_scenes', 'draw_object_scenes', 'train_object_net',
-           'load_object_net', 'save_object_net', 'predict_classes', 'object_accuracy', 'object_labels']
+__all__ = ['OBJECT_SIZE', 'OBJECT_NET', 'ObjectNet', 'object_input', 'object_scenes', 'draw_object_scenes', 'blur_batch',
+           'train_object_net', 'load_object_net', 'save_object_net', 'predict_classes', 'object_accuracy',
+           'object_labels']
 
 # %% ../nbs/10a_objects.ipynb #eddd3b54
 OBJECT_SIZE = 64                                  # the observer's input, pixels (the small VD's resolution)
@@ -61,11 +62,25 @@ def draw_object_scenes(n:int, seed:int, size:int=STIM_SIZE): # yields (scene, (s
         sc = w.sample(rng)
         yield sc, w.render(sc, rng, size)
 
+def blur_batch(x:torch.Tensor,      # (N, 3, 64, 64) observer inputs
+               rng:np.random.Generator, # draws which images and how much
+               share:float=.5,          # share of the images blurred
+               sizes:tuple=(8, 48),     # the smallest and largest size they are shrunk to, pixels
+              )->torch.Tensor:          # the batch, those images blurred
+    "Blur a random share of a batch: each chosen image is shrunk to a random size (antialiased) and enlarged back."
+    x = x.clone()
+    for i in np.flatnonzero(rng.uniform(size=len(x)) < share):
+        s = int(rng.integers(sizes[0], sizes[1] + 1))
+        small = nn.functional.interpolate(x[i:i+1], size=(s, s), mode='bilinear', antialias=True)
+        x[i:i+1] = nn.functional.interpolate(small, size=x.shape[-2:], mode='bicubic').clamp(-1, 1)
+    return x
+
 def train_object_net(imgs:np.ndarray, labels:np.ndarray, # training images and their classes
                      minutes:float=8.,  # wall-clock budget
                      batch:int=64,      # images per step
                      lr:float=3e-3,     # peak learning rate (after 200 warm-up steps)
                      seed:int=0,        # initialisation and batches
+                     blur:float=0.,     # share of each batch blurred by `blur_batch` (0: none)
                     )->tuple:           # (the trained ObjectNet in eval mode, loss per step)
     "Train an `ObjectNet` with cross-entropy for a wall-clock budget."
     torch.manual_seed(seed); rng = np.random.default_rng(seed)
@@ -78,6 +93,7 @@ def train_object_net(imgs:np.ndarray, labels:np.ndarray, # training images and t
         idx = np.sort(rng.choice(len(imgs), batch, replace=False))
         xb, flip = object_input(imgs[idx]), torch.from_numpy(rng.uniform(size=batch) < .5)
         xb[flip] = xb[flip].flip(-1)
+        if blur: xb = blur_batch(xb, rng, blur)
         loss = nn.functional.cross_entropy(net(xb), y[torch.from_numpy(idx)])
         opt.zero_grad(); loss.backward(); opt.step(); losses.append(loss.item())
     return net.eval(), losses

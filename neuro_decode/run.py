@@ -14,9 +14,9 @@ from .hrf import DRIFT_PERIOD
 
 # %% auto #0
 __all__ = ['STEPS', 'PAPER_NOISE', 'KERNEL_ARGS', 'THREAD_VARS', 'BACKENDS', 'StepError', 'Step', 'Node', 'Request', 'graph',
-           'plan', 'node_outputs', 'stamp_path', 'stamp_status', 'write_stamp', 'without_demos', 'failing_cell',
-           'execute_node', 'available_cores', 'LocalBackend', 'DaskBackend', 'notebooks_dir', 'stage1_summary',
-           'node_params', 'check_request', 'run_pipeline', 'run_command', 'cli_parser', 'main']
+           'plan', 'node_outputs', 'stamp_path', 'model_digests', 'stamp_status', 'write_stamp', 'without_demos',
+           'failing_cell', 'execute_node', 'available_cores', 'LocalBackend', 'DaskBackend', 'notebooks_dir',
+           'stage1_summary', 'node_params', 'check_request', 'run_pipeline', 'run_command', 'cli_parser', 'main']
 
 # %% ../nbs/15_run.ipynb #2e172283
 class StepError(RuntimeError):
@@ -195,8 +195,23 @@ def _rel(p:Path, cfg:Config, run_dir:Path)->str:
     raise ConfigError(f"{p}: outside the run, dataset and betas folders")
 
 # %% ../nbs/15_run.ipynb #fb3d166e
+_VD_ENCODERS = ('vd_small/text_encoder/', 'vd_small/image_encoder/', 'vd_small/tokenizer/', 'vd_small/image_feature_extractor/')
+
+def model_digests(node:Node, cfg:Config)->dict: # {file in the bundled manifest: sha256}
+    "The bundled model files a node reads, with their manifest checksums (none where a real weights folder replaces them)."
+    from neuro_decode.config import bundled_dir
+    real, s = cfg.weights_dir is not None, node.step.name
+    stand = node.params.get('stand_ins', not real)                     # the stand-in metric networks (chapter 10)
+    pre = {'features': () if real else ('vdvae_small.', *_VD_ENCODERS), 'images1': () if real else ('vdvae_small.',),
+           'stage2': () if real else ('vd_small/',), 'noise': () if real else ('vd_small/',),
+           'metrics': (('eval_clip_small.', 'vdvae_small.') if stand else ()) + (('object_net_small.',) if cfg.preset.simulated else ()),
+           'rsa': () if real else ('eval_clip_small.',)}.get(s, ())
+    if not pre: return {}
+    man = json.loads((bundled_dir()/'MANIFEST.json').read_text())
+    return {k: v['sha256'] for k, v in sorted(man.items()) if k.startswith(pre)}
+
 def stamp_status(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict)->tuple: # (up to date?, reason)
-    "Whether a node's stamp still holds: same parameters, code and inputs, and every output present with its checksum."
+    "Whether a node's stamp still holds: same parameters, code, inputs and bundled models, and every output present with its checksum."
     import neuro_decode
     from neuro_decode.config import sha256
     p = stamp_path(run_dir, node)
@@ -206,6 +221,8 @@ def stamp_status(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict)->t
     if st.get('params') != _hash(node.params): return False, 'parameters changed'
     if st.get('version') != neuro_decode.__version__ or st.get('notebook') != _notebook_sha(node, nbs): return False, 'code changed'
     if st.get('inputs') != {d.id: digests.get(d.id) for d in node.deps}: return False, 'inputs changed'
+    if st.get('models', {}) != (m := model_digests(node, cfg)):
+        return False, f"bundled models changed: {', '.join(sorted({k.split('/')[0].split('.')[0] for k in m if st.get('models', {}).get(k) != m[k]}))}"
     roots = _roots(cfg, run_dir)
     for rel, h in st.get('outputs', {}).items():
         pre, path = _split(rel)
@@ -215,12 +232,12 @@ def stamp_status(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict)->t
     return True, 'up to date'
 
 def write_stamp(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict, seconds:float)->str: # the node's digest
-    "Record a finished node: parameters, code, inputs and the checksum of every output."
+    "Record a finished node: parameters, code, inputs, the bundled models it read and the checksum of every output."
     import neuro_decode, datetime
     from neuro_decode.config import sha256, write_json
     outs = {_rel(f, cfg, run_dir): sha256(f) for f in node_outputs(node, cfg, run_dir)}
     st = dict(node=node.id, label=node.label, params=_hash(node.params), version=neuro_decode.__version__,
-              notebook=_notebook_sha(node, nbs), inputs={d.id: digests.get(d.id) for d in node.deps}, outputs=outs,
+              notebook=_notebook_sha(node, nbs), inputs={d.id: digests.get(d.id) for d in node.deps}, models=model_digests(node, cfg), outputs=outs,
               seconds=round(seconds, 1), finished=datetime.datetime.now().isoformat(timespec='seconds'))
     st['digest'] = _hash([st['outputs'], st['finished'], st['params']])
     write_json(st, stamp_path(run_dir, node))

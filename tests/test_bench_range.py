@@ -19,6 +19,8 @@ def test_range_of_known_images():
               'b: stage 2 of a L31, true embeddings': gt, 'c: stage 2 of a L15 + noise 256, true embeddings': noise, 'd: another scene': other}
     from neuro_decode.objects import load_object_net, predict_classes
     labels = predict_classes(load_object_net(), gt)                                # what the observer names in the true images
+    images.update(ir.ceilings(gt, 64))
+    assert images['e: the true image at 64 px'].shape == (8, 64, 64, 3) and (images['f: a grey image'] == 128).all()
     t = ir.range_table(images, gt, labels, n_boot=200)
     lv = t[t.kind == 'level'].set_index(['what', 'metric']).value
     np.testing.assert_allclose(lv['a: true latents L15', 'ssim'], 1, atol=1e-6)
@@ -36,7 +38,10 @@ def test_committed_table_is_the_default_world_range():
     "bench/results/instrument_range.csv: the documented command's table on the default run, and which bounds it meets."
     t = pd.read_csv(ROOT/'bench'/'results'/'instrument_range.csv')
     assert set(t.run) == {'sim-default'} and set(t.subject) == {1} and (t.n == 100).all()
-    assert {w.split(':')[0] for w in t[t.kind == 'level'].what} == {'a', 'b', 'c', 'd'}
+    assert {w.split(':')[0] for w in t[t.kind == 'level'].what} == {'a', 'b', 'c', 'd', 'e', 'f'}
+    lv = t[t.kind == 'level'].set_index(['what', 'metric']).value
+    e = next(w for w in lv.index.get_level_values(0) if w.startswith('e:'))
+    assert lv[e, 'ssim'] > lv['f: a grey image', 'ssim'] and lv[e, 'pixcorr'] > .8     # the true image at 64 px scores above a grey one
     b = t[t.bound.notna()]
     assert len(b) == 7 + ('objects' in set(b.metric)) and set(b.met) <= {True, False}   # the observer's bound on an open-world run
     assert ((b.value >= b.bound) == b.met.astype(bool)).all()

@@ -63,14 +63,18 @@ def test_eval_clip_retrieves_captions(heldout):
     assert _retrieval(zi, zt) > MIN_TOP1, _retrieval(zi, zt)
 
 def test_object_observer_is_bundled_and_sees_objects(tmp_path):
-    """The object observer of chapter 10a: listed in the manifest with its training record, better than 0.7 on
-    open-world scenes of a seed it never saw, at chance on the wrong images; a truncated copy is refused by name."""
+    """The object observer of chapter 10a: listed in the manifest with its training record, better than 0.55 on
+    open-world scenes of a seed it never saw (chance 1/16), and still well above chance on them blurred to 16 px (it was
+    trained with blurred images), at chance on the wrong images; a truncated copy is refused by name."""
     from neuro_decode.objects import load_object_net, object_scenes, object_accuracy, OBJECT_NET
     rec = json.loads(bundled_path(OBJECT_NET).with_suffix('.json').read_text())
-    assert rec['heldout_accuracy'] >= .7 and 'open-world' in rec['trained_on']
+    assert rec['heldout_accuracy'] >= .6 and 'open-world' in rec['trained_on']
     net = load_object_net()
     imgs, labels = object_scenes(120, 13579)
-    assert object_accuracy(net, imgs, labels).mean() >= .7
+    assert object_accuracy(net, imgs, labels).mean() >= .55
+    from PIL import Image
+    blur = np.stack([np.asarray(Image.fromarray(i).resize((16, 16), Image.BICUBIC).resize((64, 64), Image.BICUBIC)) for i in imgs])
+    assert object_accuracy(net, blur, labels).mean() >= .3
     assert object_accuracy(net, imgs, np.roll(labels, 1)).mean() < .25
     bad = tmp_path/OBJECT_NET; bad.write_bytes(bundled_path(OBJECT_NET).read_bytes()[:5000])
     from neuro_decode.vdvae import WeightsError

@@ -45,6 +45,8 @@ def test_committed_table_is_the_default_world_range():
     b = t[t.bound.notna()]
     assert len(b) == 7 + ('objects' in set(b.metric)) and set(b.met) <= {True, False}   # the observer's bound on an open-world run
     assert ((b.value >= b.bound) == b.met.astype(bool)).all()
+    met = {(w.split(' (')[0], m) for w, m in zip(b[b.met.astype(bool)].what, b[b.met.astype(bool)].metric)}
+    assert {('a - d', 'pixcorr'), ('a - d', 'ssim'), ('b: stage 2 of a L15, true embeddings', 'clip_small')} <= met   # what the open world reached stays reached
 
 def test_novelty_counts_a_copied_caption(tiny_copy):
     "bench/world_novelty.py on the tiny world: give a novel test image a training image's captions, and it stops counting as new."

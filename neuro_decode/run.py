@@ -198,17 +198,25 @@ def _rel(p:Path, cfg:Config, run_dir:Path)->str:
 _VD_ENCODERS = ('vd_small/text_encoder/', 'vd_small/image_encoder/', 'vd_small/tokenizer/', 'vd_small/image_feature_extractor/')
 
 def model_digests(node:Node, cfg:Config)->dict: # {file in the bundled manifest: sha256}
-    "The bundled model files a node reads, with their manifest checksums (none where a real weights folder replaces them)."
+    "The bundled model files a node's outputs depend on, with their manifest checksums (none where a real weights folder replaces them)."
     from neuro_decode.config import bundled_dir
     real, s = cfg.weights_dir is not None, node.step.name
-    stand = node.params.get('stand_ins', not real)                     # the stand-in metric networks (chapter 10)
+    stand = node.params.get('stand_ins', not real)                     # the stand-in metric networks and the observer (chapters 10, 10a)
+    scored = (('eval_clip_small.', 'vdvae_small.') + (('object_net_small.',) if cfg.preset.simulated else ())) if stand else ()
     pre = {'features': () if real else ('vdvae_small.', *_VD_ENCODERS), 'images1': () if real else ('vdvae_small.',),
-           'stage2': () if real else ('vd_small/',), 'noise': () if real else ('vd_small/',),
-           'metrics': (('eval_clip_small.', 'vdvae_small.') if stand else ()) + (('object_net_small.',) if cfg.preset.simulated else ()),
-           'rsa': () if real else ('eval_clip_small.',)}.get(s, ())
+           'stage2': () if real else ('vd_small/',), 'noise': (() if real else ('vd_small/',)) + scored,    # noise scores its images too
+           'metrics': scored, 'rsa': () if real else ('eval_clip_small.',)}.get(s, ())
     if not pre: return {}
-    man = json.loads((bundled_dir()/'MANIFEST.json').read_text())
+    f = bundled_dir()/'MANIFEST.json'
+    try: man = json.loads(f.read_text())
+    except (OSError, ValueError) as e: raise ConfigError(f"{f}: unreadable ({type(e).__name__}); expected the bundled models' manifest (a fresh checkout has it)") from None
     return {k: v['sha256'] for k, v in sorted(man.items()) if k.startswith(pre)}
+
+def _models_reason(old:dict|None, new:dict)->str:
+    "Why a stamp's recorded models no longer hold, naming the models that changed."
+    if old is None: return 'its stamp predates the checksums of the bundled models'
+    names = sorted({k.split('/')[0].split('.')[0] for k in set(old) | set(new) if old.get(k) != new.get(k)})
+    return f"bundled models changed: {', '.join(names)}"
 
 def stamp_status(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict)->tuple: # (up to date?, reason)
     "Whether a node's stamp still holds: same parameters, code, inputs and bundled models, and every output present with its checksum."
@@ -221,8 +229,8 @@ def stamp_status(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict)->t
     if st.get('params') != _hash(node.params): return False, 'parameters changed'
     if st.get('version') != neuro_decode.__version__ or st.get('notebook') != _notebook_sha(node, nbs): return False, 'code changed'
     if st.get('inputs') != {d.id: digests.get(d.id) for d in node.deps}: return False, 'inputs changed'
-    if st.get('models', {}) != (m := model_digests(node, cfg)):
-        return False, f"bundled models changed: {', '.join(sorted({k.split('/')[0].split('.')[0] for k in m if st.get('models', {}).get(k) != m[k]}))}"
+    m = model_digests(node, cfg)
+    if st.get('models', {} if not m else None) != m: return False, _models_reason(st.get('models'), m)
     roots = _roots(cfg, run_dir)
     for rel, h in st.get('outputs', {}).items():
         pre, path = _split(rel)
@@ -231,13 +239,14 @@ def stamp_status(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict)->t
         if sha256(f) != h: return False, f'output {f.name} damaged or changed (checksum)'
     return True, 'up to date'
 
-def write_stamp(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict, seconds:float)->str: # the node's digest
-    "Record a finished node: parameters, code, inputs, the bundled models it read and the checksum of every output."
+def write_stamp(node:Node, cfg:Config, run_dir:Path, nbs:Path, digests:dict, seconds:float,
+                models:dict|None=None)->str: # the node's digest
+    "Record a finished node: parameters, code, inputs, the bundled models it read (`models`: as they were when it started) and the checksum of every output."
     import neuro_decode, datetime
     from neuro_decode.config import sha256, write_json
     outs = {_rel(f, cfg, run_dir): sha256(f) for f in node_outputs(node, cfg, run_dir)}
     st = dict(node=node.id, label=node.label, params=_hash(node.params), version=neuro_decode.__version__,
-              notebook=_notebook_sha(node, nbs), inputs={d.id: digests.get(d.id) for d in node.deps}, models=model_digests(node, cfg), outputs=outs,
+              notebook=_notebook_sha(node, nbs), inputs={d.id: digests.get(d.id) for d in node.deps}, models=model_digests(node, cfg) if models is None else models, outputs=outs,
               seconds=round(seconds, 1), finished=datetime.datetime.now().isoformat(timespec='seconds'))
     st['digest'] = _hash([st['outputs'], st['finished'], st['params']])
     write_json(st, stamp_path(run_dir, node))
@@ -423,7 +432,7 @@ class _Walk:
         self.cfg, self.nodes, self.nbs, self.log, self.be, self.bar = cfg, nodes, nbs, log, None, None
         self.rd, self.demo_note = cfg.run_dir, _demo_notes(cfg, whole or nodes)
         self.digests, self.status, self.rows = _given_digests(nodes, cfg.run_dir), {}, {}
-        self.pending, self.running, self.t0 = list(nodes), {}, time.time()
+        self.pending, self.running, self.models, self.t0 = list(nodes), {}, {}, time.time()
         ids = {n.id for n in nodes}
         for d in (d for n in nodes for d in n.deps if d.id not in ids):     # needed but not run here: done before, or missing
             self.status[d.id] = 'up to date' if self.digests.get(d.id) else 'missing'
@@ -446,10 +455,18 @@ class _Walk:
             self.pending.remove(n)
             if ok:
                 self.digests[n.id] = json.loads(stamp_path(self.rd, n).read_text())['digest']; self.finish(n, 'up to date'); continue
+            if why.startswith('bundled models changed'): self.clear_outputs(n)   # made by other models: recomputed from nothing
             stamp_path(self.rd, n).unlink(missing_ok=True)
+            self.models[n.id] = model_digests(n, self.cfg)                # as they are now, when the node starts
             spec = dict(id=n.id, notebook=str(self.nbs/f'{n.step.notebook}.ipynb'), executed=str(RunLayout(self.rd).executed(n.id)),
                         params=node_params(n, self.cfg, self.rd), demo_note=self.demo_note.get(n.id), step=n.step.name)
             self.running[self.be.submit(spec)] = (n, why)
+
+    def clear_outputs(self, n:Node):
+        "Delete the files in the run folder that a node's stamp says it wrote (a features file made by another model is otherwise refused)."
+        for rel in json.loads(stamp_path(self.rd, n).read_text()).get('outputs', {}):
+            pre, path = _split(rel)
+            if pre == 'run': (self.rd/path).unlink(missing_ok=True)
 
     def collect(self):
         "Wait for a running node to end; stamp it, or report where it failed."
@@ -459,7 +476,7 @@ class _Walk:
             except Exception as e: res = dict(ok=False, seconds=0., error=f"{type(e).__name__}: {e}", cell=None)
             at = f"[{time.time() - self.t0:6.0f} s] {n.label}"
             if res['ok']:
-                self.digests[n.id] = write_stamp(n, self.cfg, self.rd, self.nbs, self.digests, res['seconds'])
+                self.digests[n.id] = write_stamp(n, self.cfg, self.rd, self.nbs, self.digests, res['seconds'], self.models.get(n.id))
                 on = f" on SLURM job {res['job']}" if res.get('job') else ''
                 self.bar.write(f"{at}: done in {res['seconds']:.1f} s{on} (ran because: {why})")
                 self.finish(n, 'done', res['seconds'], why)
@@ -508,6 +525,7 @@ def run_pipeline(cfg:Config,                   # what to run on
     nodes = plan(cfg, req)
     start = _backend(backend, workers, scheduler, slurm, nodes, cfg)
     check_request(cfg, req)                       # everything checked before anything is written
+    for n in nodes: model_digests(n, cfg)         # the bundled models' manifest readable
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     w = _Walk(cfg, nodes, nbs, log, graph(cfg, req))   # reads the stamps of dependencies taken as given: before any process starts
     w.be = start()

@@ -72,6 +72,25 @@ def test_second_run_skips_everything(full):
     assert r.returncode == 0, r.stderr[-2000:]
     assert (log(rd).status == 'up to date').all() and time.time() - t0 < 60
 
+def test_retrained_bundled_model_reruns_the_steps_that_read_it(full, tmp_path):
+    """A bundled model changed (here the observer's record, as notebook 94 rewrites it): the nodes whose outputs depend on it
+    (metrics, and the noise analysis, which scores its images) run again, saying why; the images they read are kept."""
+    import neuro_decode.config as C
+    rd = full[0]
+    models = tmp_path/'models'; shutil.copytree(C.bundled_dir(), models)
+    rec = json.loads((models/'object_net_small.json').read_text()); rec['note'] = 'retrained'
+    (models/'object_net_small.json').write_text(json.dumps(rec)); C.write_manifest(models)
+    images = sorted((rd/'sub-01'/'images'/'stage2_gru_L15').glob('*.png'))
+    r = run('--runs-dir', rd.parent, '--steps', 'metrics', 'noise', env={**os.environ, 'NEURO_DECODE_BUNDLED': str(models)})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    t = log(rd).set_index('node')
+    noise, why = '11_noise_sub-07_gru_L15_A0+8+16+32+64+256', 'bundled models changed: object_net_small'
+    assert set(t.index) == {'10_metrics_sub-07', '10_metrics_sub-01', noise} and set(t.status) == {'done'}, t[['status', 'note']]
+    assert t.loc[noise, 'note'] == why and t.loc['10_metrics_sub-01', 'note'] == why     # (subject 7's metrics read the new noise files: inputs changed)
+    assert sorted((rd/'sub-01'/'images'/'stage2_gru_L15').glob('*.png')) == images and (rd/'sub-01'/'metrics.csv').exists()
+    r = run('--runs-dir', rd.parent, '--steps', 'metrics', 'noise')          # the bundled models as they were: back again
+    assert r.returncode == 0 and log(rd).set_index('node').loc[noise, 'note'] == why
+
 def test_damaged_file_is_recomputed_with_everything_downstream(full, tmp_path):
     # in place (files record their dataset's absolute path, so a copied run folder would be another run)
     rd = full[0]

@@ -66,8 +66,8 @@ def conditions(run_dir:Path, subject:int, n:int|None=None, seed:int=0)->tuple: #
 
 def ceilings(gt:np.ndarray, size:int)->dict: # {'e: ...': images, 'f: ...': images}
     "The true images at the reconstructions' size (the best such an image can score) and a grey image of that size."
-    from PIL import Image
-    small = np.stack([np.asarray(Image.fromarray(g).resize((size, size), Image.BICUBIC)) for g in gt])
+    from neuro_decode.metrics import resize
+    small = resize(gt, size)
     return {f'e: the true image at {size} px': small, f'f: a grey image': np.full_like(small, 128)}
 
 def range_table(images:dict, gt:np.ndarray, labels:np.ndarray|None=None, n_boot:int=1000, seed:int=0)->pd.DataFrame:

@@ -350,7 +350,8 @@ def write_manifest(folder:str|Path)->dict:
 def _manifest(folder:Path)->dict:
     man_p = folder/'MANIFEST.json'
     if not man_p.exists(): raise ConfigError(f"{man_p}: missing; expected the manifest of the bundled models")
-    return json.loads(man_p.read_text())
+    try: return json.loads(man_p.read_text())
+    except ValueError as e: raise ConfigError(f"{man_p}: unreadable ({type(e).__name__}); expected the manifest of the bundled models") from None
 
 def bundled_path(name:str,                   # a file name in the manifest, e.g. 'vdvae_small.safetensors'
                  folder:str|Path|None=None,  # the bundled folder; `bundled_dir()` by default

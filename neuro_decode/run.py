@@ -199,7 +199,7 @@ _VD_ENCODERS = ('vd_small/text_encoder/', 'vd_small/image_encoder/', 'vd_small/t
 
 def model_digests(node:Node, cfg:Config)->dict: # {file in the bundled manifest: sha256}
     "The bundled model files a node's outputs depend on, with their manifest checksums (none where a real weights folder replaces them)."
-    from neuro_decode.config import bundled_dir
+    from neuro_decode.config import bundled_dir, _manifest
     real, s = cfg.weights_dir is not None, node.step.name
     stand = node.params.get('stand_ins', not real)                     # the stand-in metric networks and the observer (chapters 10, 10a)
     scored = (('eval_clip_small.', 'vdvae_small.') + (('object_net_small.',) if cfg.preset.simulated else ())) if stand else ()
@@ -207,10 +207,7 @@ def model_digests(node:Node, cfg:Config)->dict: # {file in the bundled manifest:
            'stage2': () if real else ('vd_small/',), 'noise': (() if real else ('vd_small/',)) + scored,    # noise scores its images too
            'metrics': scored, 'rsa': () if real else ('eval_clip_small.',)}.get(s, ())
     if not pre: return {}
-    f = bundled_dir()/'MANIFEST.json'
-    try: man = json.loads(f.read_text())
-    except (OSError, ValueError) as e: raise ConfigError(f"{f}: unreadable ({type(e).__name__}); expected the bundled models' manifest (a fresh checkout has it)") from None
-    return {k: v['sha256'] for k, v in sorted(man.items()) if k.startswith(pre)}
+    return {k: v['sha256'] for k, v in sorted(_manifest(bundled_dir()).items()) if k.startswith(pre)}
 
 def _models_reason(old:dict|None, new:dict)->str:
     "Why a stamp's recorded models no longer hold, naming the models that changed."

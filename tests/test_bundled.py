@@ -72,8 +72,8 @@ def test_object_observer_is_bundled_and_sees_objects(tmp_path):
     net = load_object_net()
     imgs, labels = object_scenes(120, 13579)
     assert object_accuracy(net, imgs, labels).mean() >= .55
-    from PIL import Image
-    blur = np.stack([np.asarray(Image.fromarray(i).resize((16, 16), Image.BICUBIC).resize((64, 64), Image.BICUBIC)) for i in imgs])
+    from neuro_decode.metrics import resize
+    blur = resize(resize(imgs, 16), 64)
     assert object_accuracy(net, blur, labels).mean() >= .3
     assert object_accuracy(net, imgs, np.roll(labels, 1)).mean() < .25
     bad = tmp_path/OBJECT_NET; bad.write_bytes(bundled_path(OBJECT_NET).read_bytes()[:5000])

@@ -12,6 +12,8 @@ run (made by `make run`), score
   (d) another scene: each test image scored against the next one's ground truth (nothing in common but the world),
   and two images that bound what any 64 px reconstruction can score: (e) the true image itself at 64 px (the small
   VDVAE's and VD's resolution; no reconstruction of that size can be closer) and (f) a uniform grey image,
+  and (g) the true image through the small VD's VAE alone (encoded and decoded, no diffusion): what VD's decoder
+  can show of a scene, so what a stage-2 image can hope to keep,
 each mean with its 95% bootstrap interval, and the differences (a) - (d) and (b) - (c) with their paired
 intervals. A world is fit to show the paper's effects when (a) - (d) and (b) - (c) are each at least 0.15 in
 SSIM and 0.3 in PixCorr, the eval CLIP identifies (b) 2-way at 0.85 or more, and, on the open world, the
@@ -45,7 +47,7 @@ def conditions(run_dir:Path, subject:int, n:int|None=None, seed:int=0)->tuple: #
     from neuro_decode.layout import RunLayout
     from neuro_decode.nsd import load_prep
     from neuro_decode.stage1 import read_images
-    from neuro_decode.stage2 import vd_model, stage2_sample, add_image_noise, image_seeds, STAGE2_DEFAULTS
+    from neuro_decode.stage2 import vd_model, stage2_sample, add_image_noise, image_seeds, vae_round_trip, STAGE2_DEFAULTS
     sl = RunLayout(run_dir).subject(subject)
     ids = load_prep(sl.prep).test_ids[:n]
     gt = sl.stimuli(ids)
@@ -61,6 +63,7 @@ def conditions(run_dir:Path, subject:int, n:int|None=None, seed:int=0)->tuple: #
     out['c: stage 2 of a L15 + noise 256, true embeddings'] = s2(add_image_noise(out['a: true latents L15'], 256, seeds))
     out['d: another scene'] = gt[np.roll(np.arange(len(gt)), 1)]
     out.update(ceilings(gt, out['a: true latents L15'].shape[1]))
+    out["g: the true image through VD's VAE"] = vae_round_trip(vd, gt)
     from neuro_decode.metrics import subject_object_labels
     return out, gt, subject_object_labels(sl, ids)
 

@@ -19,12 +19,12 @@ from .features import (load_vd_encoders, ClipEncoders, vd_text_tokens, vd_image_
                                VD_ORIGIN, FeatureReader, _folder_files, VD_TEXT_TOKENS, VD_IMAGE_TOKENS)
 
 # %% auto #0
-__all__ = ['VD_STAGE2_PARTS', 'WEIGHT_NAMES', 'VD_LATENT_SIZE', 'CONVENTIONS', 'CLIP_ALPHAS', 'CLIP_MODELS', 'CLIP_NET',
-           'STAGE2_DEFAULTS', 'accepts_encoder_mask', 'patch_dual_transformer', 'check_vd_folder', 'load_dual_unet',
-           'VD', 'load_vd', 'vd_model', 'small_vd', 'set_mixing', 'ddim_scheduler', 'start_schedule',
+__all__ = ['VD_STAGE2_PARTS', 'WEIGHT_NAMES', 'VD_LATENT_SIZE', 'SMALL_VD_SHAPES', 'CONVENTIONS', 'CLIP_ALPHAS', 'CLIP_MODELS',
+           'CLIP_NET', 'STAGE2_DEFAULTS', 'accepts_encoder_mask', 'patch_dual_transformer', 'check_vd_folder',
+           'load_dual_unet', 'VD', 'load_vd', 'vd_model', 'small_vd', 'set_mixing', 'ddim_scheduler', 'start_schedule',
            'check_embeddings', 'unconditional', 'image_seeds', 'to_model_size', 'denoise_step', 'stage2_sample',
-           'token_correlation', 'fit_clip_regressors', 'clip_net_config', 'fit_clip_networks', 'load_clip_predictions',
-           'add_image_noise', 'run_stage2']
+           'vae_round_trip', 'token_correlation', 'fit_clip_regressors', 'clip_net_config', 'fit_clip_networks',
+           'load_clip_predictions', 'add_image_noise', 'run_stage2', 'heldout_images', 'heldout_quality']
 
 # %% ../nbs/09_stage2.ipynb #4d6893f1
 def _dual_transformer_class():
@@ -170,15 +170,26 @@ def vd_model(weights_dir:str|Path|None=None, # real weights folder (holding vers
     return load_vd(bundled_dir()/BUNDLED_VD, device, 'bundled', src)
 
 # %% ../nbs/09_stage2.ipynb #5b8212e5
-def small_vd(dim:int=64)->tuple: # (VAE, dual UNet, scheduler config)
+SMALL_VD_SHAPES = {  # latent side: (VAE channels per level, UNet channels per level, UNet levels with cross-attention)
+    8: ((16, 32, 64, 64), (32, 64), (True, True)),
+    16: ((16, 32, 64), (32, 64, 64), (False, True, True))}
+
+def small_vd(dim:int=64, # the CLIP embeddings' width
+             latent:int=8 # the latent's side at 64 px: 8 (the real VD's 8-fold compression; the bundled model) or 16
+            )->tuple: # (VAE, dual UNet, scheduler config)
     "Freshly initialised parts of the small VD (for training): VD's structure at 64 px with `dim`-dimensional embeddings."
     from diffusers import AutoencoderKL, UNet2DConditionModel
+    if latent not in SMALL_VD_SHAPES: raise ConfigError(f"latent {latent}: expected one of {sorted(SMALL_VD_SHAPES)}")
     patch_dual_transformer()
-    vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=('DownEncoderBlock2D',)*4, up_block_types=('UpDecoderBlock2D',)*4,
-                        block_out_channels=(16, 32, 64, 64), layers_per_block=1, latent_channels=4, norm_num_groups=16, sample_size=64)
-    unet = UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
-                                down_block_types=('CrossAttnDownBlock2D',)*2, up_block_types=('CrossAttnUpBlock2D',)*2,
-                                cross_attention_dim=dim, attention_head_dim=2, norm_num_groups=8, dual_cross_attention=True)
+    vae_ch, unet_ch, attn = SMALL_VD_SHAPES[latent]
+    vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=('DownEncoderBlock2D',)*len(vae_ch),
+                        up_block_types=('UpDecoderBlock2D',)*len(vae_ch), block_out_channels=vae_ch, layers_per_block=1,
+                        latent_channels=4, norm_num_groups=16, sample_size=64)
+    down = tuple('CrossAttnDownBlock2D' if a else 'DownBlock2D' for a in attn)
+    up = tuple('CrossAttnUpBlock2D' if a else 'UpBlock2D' for a in attn[::-1])
+    unet = UNet2DConditionModel(sample_size=latent, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=unet_ch,
+                                down_block_types=down, up_block_types=up, cross_attention_dim=dim, attention_head_dim=2,
+                                norm_num_groups=8, dual_cross_attention=True)
     sched = dict(_class_name='DDIMScheduler', num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule='scaled_linear',
                  clip_sample=False, set_alpha_to_one=False, steps_offset=1, timestep_spacing='leading', prediction_type='epsilon')
     return vae, unet, sched
@@ -285,6 +296,20 @@ def stage2_sample(vd:VD,
             for t in run: z = denoise_step(vd, sched, z, t, cond, guidance)
             img = vd.vae.decode((z/vd.scaling).to(dt)).sample.float()
         out[sl] = ((img.clamp(-1, 1) + 1)*127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return out
+
+# %% ../nbs/09_stage2.ipynb #7e0c1a2c
+@torch.no_grad()
+def vae_round_trip(vd:VD,
+                   images:np.ndarray, # (n, H, W, 3) uint8 images, resized to VD's size
+                   batch:int=64)->np.ndarray: # (n, size, size, 3) uint8
+    "Images through VD's VAE alone (encoded to the posterior mean and decoded): what its decoder can show of them."
+    x_all = to_model_size(np.asarray(images), vd.size)
+    out, dt = np.zeros((len(x_all), vd.size, vd.size, 3), np.uint8), next(vd.vae.parameters()).dtype
+    for s in range(0, len(x_all), batch):
+        x = torch.as_tensor(x_all[s:s+batch], dtype=torch.float32).permute(0, 3, 1, 2).div(127.5).sub(1).to(vd.device, dt)
+        img = vd.vae.decode(vd.vae.encode(x).latent_dist.mean).sample.float()
+        out[s:s+batch] = ((img.clamp(-1, 1) + 1)*127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     return out
 
 # %% ../nbs/09_stage2.ipynb #5248b55d
@@ -486,3 +511,37 @@ def run_stage2(run_dir:str|Path, subject:int,
             bar.update(len(j))
         bar.close()
     return out
+
+# %% ../nbs/09_stage2.ipynb #7e0c1a2f
+def heldout_images(vd:VD,
+                   held:np.ndarray,   # (n, H, W, 3) uint8 held-out scenes
+                   captions:list,     # their captions (five each)
+                   seed:int=0)->dict: # {row: (n, size, size, 3) uint8}
+    "A VD's images of held-out scenes with their true embeddings: its VAE alone, from noise, and img2img from stage 1 and from grey."
+    from neuro_decode.features import text_embeddings, vision_embeddings, vdvae_model
+    from neuro_decode.vdvae import encode_latents, decode_latents
+    te, ve = text_embeddings(vd.encoders, captions, progress=False), vision_embeddings(vd.encoders, held, progress=False)
+    seeds = image_seeds(np.arange(len(held)), seed)
+    vdv, _ = vdvae_model(device='cpu')
+    s1 = decode_latents(vdv, encode_latents(vdv, held, 31, progress=False), 31, progress=False)
+    grey = np.full((len(held), vd.size, vd.size, 3), 127, np.uint8)
+    return {'VAE round trip': vae_round_trip(vd, held), 'from noise': stage2_sample(vd, grey, te, ve, seeds, strength=1.0),
+            'stage 1 (true latents, 31 layers)': s1, 'img2img from stage 1': stage2_sample(vd, s1, te, ve, seeds),
+            'img2img from grey': stage2_sample(vd, np.full_like(s1, 127), te, ve, seeds)}
+
+def heldout_quality(images:dict,     # {row: images}, as `heldout_images` makes them
+                    held:np.ndarray, # the held-out scenes
+                    labels:np.ndarray|None=None)->dict: # {row: {metric: value}}
+    "Each row's SSIM, PixCorr, bundled eval-CLIP 2-way identification and, given main-object labels, the observer's accuracy."
+    from neuro_decode.config import bundled_path
+    from neuro_decode.features import load_eval_clip, eval_image_embeddings
+    from neuro_decode.metrics import ssim, pixcorr
+    from neuro_decode.objects import load_object_net, object_accuracy
+    ec = load_eval_clip(bundled_path('eval_clip_small.safetensors'), 'cpu')
+    g = eval_image_embeddings(ec, held)
+    obs = load_object_net() if labels is not None else None
+    def score(ims):
+        q = dict(ssim=float(ssim(ims, held).mean()), pixcorr=float(pixcorr(ims, held).mean()),
+                 eval_clip_ident=float(two_way_identification(eval_image_embeddings(ec, ims), g, np.float64).mean()))
+        return {**q, 'object_accuracy': float(object_accuracy(obs, ims, labels).mean())} if obs is not None else q
+    return {row: score(ims) for row, ims in images.items()}

@@ -38,10 +38,12 @@ def test_committed_table_is_the_default_world_range():
     "bench/results/instrument_range.csv: the documented command's table on the default run, and which bounds it meets."
     t = pd.read_csv(ROOT/'bench'/'results'/'instrument_range.csv')
     assert set(t.run) == {'sim-default'} and set(t.subject) == {1} and (t.n == 100).all()
-    assert {w.split(':')[0] for w in t[t.kind == 'level'].what} == {'a', 'b', 'c', 'd', 'e', 'f'}
+    assert {w.split(':')[0] for w in t[t.kind == 'level'].what} == {'a', 'b', 'c', 'd', 'e', 'f', 'g'}
     lv = t[t.kind == 'level'].set_index(['what', 'metric']).value
     e = next(w for w in lv.index.get_level_values(0) if w.startswith('e:'))
     assert lv[e, 'ssim'] > lv['f: a grey image', 'ssim'] and lv[e, 'pixcorr'] > .8     # the true image at 64 px scores above a grey one
+    g = next(w for w in lv.index.get_level_values(0) if w.startswith('g:'))
+    assert lv[g, 'pixcorr'] > lv['a: true latents L15', 'pixcorr'] and lv[g, 'objects'] <= lv[e, 'objects']   # VD's decoder: more than stage 1, less than the truth
     b = t[t.bound.notna()]
     assert len(b) == 7 + ('objects' in set(b.metric)) and set(b.met) <= {True, False}   # the observer's bound on an open-world run
     assert ((b.value >= b.bound) == b.met.astype(bool)).all()

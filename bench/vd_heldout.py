@@ -10,7 +10,8 @@ A training record keeps the scores of the code and observer of its day; this scr
 them), with their true CLIP embeddings, five rows made by chapter 09's `heldout_images` (the VAE alone, samples
 from pure noise, the true-latent 31-layer stage-1 image, img2img from it and from a grey start) and scored by
 `heldout_quality`: SSIM, PixCorr, the bundled eval CLIP's 2-way identification and how often the bundled
-observer (chapter 10a) names the main object (the simulator's labels; chance 1/16). With `--vd`, each named
+observer (chapter 10a) names the main object (the simulator's labels; compare with a grey image, row (f) of
+bench/instrument_range.py, rather than with 1/16: an empty image is named as some class too). With `--vd`, each named
 folder (diffusers' layout, the bundled CLIP encoders) is scored after the bundled model, on the same scenes.
 """
 import os
@@ -19,7 +20,11 @@ import argparse, json
 from pathlib import Path
 import numpy as np, pandas as pd
 
-def score_vd(vd, held:np.ndarray, captions:list, labels:np.ndarray)->pd.DataFrame: # rows: row, metric, value
+def score_vd(vd,                  # a loaded VD (chapter 09's `VD`)
+             held:np.ndarray,     # (n, H, W, 3) uint8 held-out scenes
+             captions:list,       # their captions, five each
+             labels:np.ndarray,   # (n,) their main objects' classes
+            )->pd.DataFrame:      # columns row, metric, value
     "One VD's held-out table, long format."
     from neuro_decode.stage2 import heldout_images, heldout_quality
     q = heldout_quality(heldout_images(vd, held, captions), held, labels)
@@ -28,22 +33,22 @@ def score_vd(vd, held:np.ndarray, captions:list, labels:np.ndarray)->pd.DataFram
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--vd', nargs='*', default=[], help='other small VD folders to score the same way')
-    ap.add_argument('--names', nargs='*', default=None, help='labels of those folders in the table (default: their paths)')
+    ap.add_argument('--names', nargs='*', default=None, help="labels of those folders in the table (default: each folder's name)")
     ap.add_argument('--n', type=int, default=100, help='held-out scenes')
     ap.add_argument('--seed', type=int, default=4681, help="the held-out scenes' seed (notebook 93's)")
     ap.add_argument('--out', help='write the table here as CSV')
     a = ap.parse_args(argv)
     from neuro_decode.bundled import scene_pairs, training_scenes
-    from neuro_decode.scenes import main_object, OPEN_CLASSES
+    from neuro_decode.objects import main_classes
     from neuro_decode.stage2 import vd_model, load_vd
     from neuro_decode.config import ConfigError
     folders = [Path(f) for f in a.vd]
-    names = a.names if a.names is not None else [str(f) for f in folders]
+    names = a.names if a.names is not None else [f.name for f in folders]
     if len(names) != len(folders): raise ConfigError(f"{len(names)} names for {len(folders)} VD folders; expected one each")
     for f in folders:
         if not (f/'image_unet').is_dir(): raise ConfigError(f"{f}: not a small VD folder (no image_unet/); expected diffusers' layout as data/models/vd_small")
     held, caps = scene_pairs(a.n, a.seed, size=425, world='open')
-    labels = np.array([OPEN_CLASSES.index(main_object(s).cls) for s in training_scenes(a.n, a.seed, 'open')[0]])
+    labels = main_classes(training_scenes(a.n, a.seed, 'open')[0])
     tabs = []
     for name, get in [('bundled', lambda: vd_model(None))] + [(nm, lambda f=f: load_vd(f, 'cpu', 'bundled', {'kind': 'trial'})) for nm, f in zip(names, folders)]:
         vd = get()

@@ -14,8 +14,8 @@ from .scenes import OPEN_CLASSES, get_world, main_object, load_scenes
 from .nsd import STIM_SIZE
 
 # %% auto #0
-__all__ = ['OBJECT_SIZE', 'OBJECT_NET', 'ObjectNet', 'object_input', 'object_scenes', 'draw_object_scenes', 'blur_batch',
-           'train_object_net', 'load_object_net', 'save_object_net', 'predict_classes', 'object_accuracy',
+__all__ = ['OBJECT_SIZE', 'OBJECT_NET', 'ObjectNet', 'object_input', 'main_classes', 'object_scenes', 'draw_object_scenes',
+           'blur_batch', 'train_object_net', 'load_object_net', 'save_object_net', 'predict_classes', 'object_accuracy',
            'object_labels']
 
 # %% ../nbs/10a_objects.ipynb #eddd3b54
@@ -44,16 +44,20 @@ def object_input(images:np.ndarray # (N, H, W, 3) uint8 images of any size
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()/127.5 - 1
 
 # %% ../nbs/10a_objects.ipynb #3b7a8834
+def main_classes(scenes:list)->np.ndarray: # (len(scenes),) class indices into `OPEN_CLASSES`
+    "The class of each open-world scene's main object: the labels the observer is trained and judged on."
+    return np.array([OPEN_CLASSES.index(main_object(sc).cls) for sc in scenes], np.int64)
+
 def object_scenes(n:int,              # how many scenes
                   seed:int,           # their seed
                   size:int=STIM_SIZE, # render size before resizing to 64 px (smaller is faster)
                  )->tuple:            # ((n, 64, 64, 3) uint8 images, (n,) main-object classes)
     "Open-world scenes and the class of each one's main object (index into `OPEN_CLASSES`)."
-    imgs, labels = np.zeros((n, OBJECT_SIZE, OBJECT_SIZE, 3), np.uint8), np.zeros(n, np.int64)
+    imgs, scenes = np.zeros((n, OBJECT_SIZE, OBJECT_SIZE, 3), np.uint8), []
     for i, (sc, im) in enumerate(draw_object_scenes(n, seed, size)):
         imgs[i] = np.asarray(Image.fromarray(im).resize((OBJECT_SIZE, OBJECT_SIZE), Image.BICUBIC))
-        labels[i] = OPEN_CLASSES.index(main_object(sc).cls)
-    return imgs, labels
+        scenes.append(sc)
+    return imgs, main_classes(scenes)
 
 def draw_object_scenes(n:int, seed:int, size:int=STIM_SIZE): # yields (scene, (size, size, 3) uint8 image)
     "The scenes of `object_scenes` in order, each with its rendering (scene and texture draws share one generator)."
@@ -142,4 +146,4 @@ def object_labels(data_root:str|Path, # a simulated dataset of the open world
     if world.name != 'open': raise ConfigError(f"{data_root}: a {world.name!r}-world dataset; the observer knows the classes of the 'open' world only")
     ids = np.asarray(ids, np.int64)
     if len(ids) and (ids.min() < 0 or ids.max() >= len(scenes)): raise ConfigError(f"{data_root}: ids {ids.min()}..{ids.max()} outside its {len(scenes)} scenes")
-    return np.array([OPEN_CLASSES.index(main_object(scenes[i]).cls) for i in ids], np.int64)
+    return main_classes([scenes[i] for i in ids])

@@ -23,8 +23,8 @@ __all__ = ['VD_STAGE2_PARTS', 'WEIGHT_NAMES', 'VD_LATENT_SIZE', 'SMALL_VD_SHAPES
            'CLIP_NET', 'STAGE2_DEFAULTS', 'accepts_encoder_mask', 'patch_dual_transformer', 'check_vd_folder',
            'load_dual_unet', 'VD', 'load_vd', 'vd_model', 'small_vd', 'set_mixing', 'ddim_scheduler', 'start_schedule',
            'check_embeddings', 'unconditional', 'image_seeds', 'to_model_size', 'denoise_step', 'stage2_sample',
-           'vae_round_trip', 'token_correlation', 'fit_clip_regressors', 'clip_net_config', 'fit_clip_networks',
-           'load_clip_predictions', 'add_image_noise', 'run_stage2', 'heldout_images', 'heldout_quality']
+           'vae_round_trip', 'heldout_images', 'heldout_quality', 'token_correlation', 'fit_clip_regressors',
+           'clip_net_config', 'fit_clip_networks', 'load_clip_predictions', 'add_image_noise', 'run_stage2']
 
 # %% ../nbs/09_stage2.ipynb #4d6893f1
 def _dual_transformer_class():
@@ -302,7 +302,8 @@ def stage2_sample(vd:VD,
 @torch.no_grad()
 def vae_round_trip(vd:VD,
                    images:np.ndarray, # (n, H, W, 3) uint8 images, resized to VD's size
-                   batch:int=64)->np.ndarray: # (n, size, size, 3) uint8
+                   batch:int=64,      # images per VAE call
+                  )->np.ndarray:      # (n, size, size, 3) uint8
     "Images through VD's VAE alone (encoded to the posterior mean and decoded): what its decoder can show of them."
     x_all = to_model_size(np.asarray(images), vd.size)
     out, dt = np.zeros((len(x_all), vd.size, vd.size, 3), np.uint8), next(vd.vae.parameters()).dtype
@@ -311,6 +312,41 @@ def vae_round_trip(vd:VD,
         img = vd.vae.decode(vd.vae.encode(x).latent_dist.mean).sample.float()
         out[s:s+batch] = ((img.clamp(-1, 1) + 1)*127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     return out
+
+# %% ../nbs/09_stage2.ipynb #7e0c1a2f
+def heldout_images(vd:VD,
+                   held:np.ndarray,   # (n, H, W, 3) uint8 held-out scenes
+                   captions:list,     # their captions (five each)
+                   seed:int=0,        # the run seed of `image_seeds` (one seed per scene)
+                  )->dict:            # {row: (n, size, size, 3) uint8}
+    "A VD's images of held-out scenes with their true embeddings: its VAE alone, from noise, and img2img from stage 1 and from grey."
+    from neuro_decode.features import text_embeddings, vision_embeddings, vdvae_model
+    from neuro_decode.vdvae import encode_latents, decode_latents
+    te, ve = text_embeddings(vd.encoders, captions, progress=False), vision_embeddings(vd.encoders, held, progress=False)
+    seeds = image_seeds(np.arange(len(held)), seed)
+    vdv, _ = vdvae_model(device='cpu')
+    s1 = decode_latents(vdv, encode_latents(vdv, held, 31, progress=False), 31, progress=False)
+    grey = np.full((len(held), vd.size, vd.size, 3), 127, np.uint8)
+    return {'VAE round trip': vae_round_trip(vd, held), 'from noise': stage2_sample(vd, grey, te, ve, seeds, strength=1.0),
+            'stage 1 (true latents, 31 layers)': s1, 'img2img from stage 1': stage2_sample(vd, s1, te, ve, seeds),
+            'img2img from grey': stage2_sample(vd, np.full_like(s1, 127), te, ve, seeds)}
+
+def heldout_quality(images:dict,     # {row: images}, as `heldout_images` makes them
+                    held:np.ndarray, # the held-out scenes
+                    labels:np.ndarray|None=None)->dict: # {row: {metric: value}}
+    "Each row's SSIM, PixCorr, bundled eval-CLIP 2-way identification and, given main-object labels, the observer's accuracy."
+    from neuro_decode.config import bundled_path
+    from neuro_decode.features import load_eval_clip, eval_image_embeddings
+    from neuro_decode.metrics import ssim, pixcorr
+    from neuro_decode.objects import load_object_net, object_accuracy
+    ec = load_eval_clip(bundled_path('eval_clip_small.safetensors'), 'cpu')
+    g = eval_image_embeddings(ec, held)
+    obs = load_object_net() if labels is not None else None
+    def score(ims):
+        q = dict(ssim=float(ssim(ims, held).mean()), pixcorr=float(pixcorr(ims, held).mean()),
+                 eval_clip_ident=float(two_way_identification(eval_image_embeddings(ec, ims), g, np.float64).mean()))
+        return {**q, 'object_accuracy': float(object_accuracy(obs, ims, labels).mean())} if obs is not None else q
+    return {row: score(ims) for row, ims in images.items()}
 
 # %% ../nbs/09_stage2.ipynb #5248b55d
 CLIP_ALPHAS = {'text': 1e5, 'vision': 6e4}      # brain-diffuser's code; the paper's text says 5e4 for both
@@ -511,37 +547,3 @@ def run_stage2(run_dir:str|Path, subject:int,
             bar.update(len(j))
         bar.close()
     return out
-
-# %% ../nbs/09_stage2.ipynb #7e0c1a2f
-def heldout_images(vd:VD,
-                   held:np.ndarray,   # (n, H, W, 3) uint8 held-out scenes
-                   captions:list,     # their captions (five each)
-                   seed:int=0)->dict: # {row: (n, size, size, 3) uint8}
-    "A VD's images of held-out scenes with their true embeddings: its VAE alone, from noise, and img2img from stage 1 and from grey."
-    from neuro_decode.features import text_embeddings, vision_embeddings, vdvae_model
-    from neuro_decode.vdvae import encode_latents, decode_latents
-    te, ve = text_embeddings(vd.encoders, captions, progress=False), vision_embeddings(vd.encoders, held, progress=False)
-    seeds = image_seeds(np.arange(len(held)), seed)
-    vdv, _ = vdvae_model(device='cpu')
-    s1 = decode_latents(vdv, encode_latents(vdv, held, 31, progress=False), 31, progress=False)
-    grey = np.full((len(held), vd.size, vd.size, 3), 127, np.uint8)
-    return {'VAE round trip': vae_round_trip(vd, held), 'from noise': stage2_sample(vd, grey, te, ve, seeds, strength=1.0),
-            'stage 1 (true latents, 31 layers)': s1, 'img2img from stage 1': stage2_sample(vd, s1, te, ve, seeds),
-            'img2img from grey': stage2_sample(vd, np.full_like(s1, 127), te, ve, seeds)}
-
-def heldout_quality(images:dict,     # {row: images}, as `heldout_images` makes them
-                    held:np.ndarray, # the held-out scenes
-                    labels:np.ndarray|None=None)->dict: # {row: {metric: value}}
-    "Each row's SSIM, PixCorr, bundled eval-CLIP 2-way identification and, given main-object labels, the observer's accuracy."
-    from neuro_decode.config import bundled_path
-    from neuro_decode.features import load_eval_clip, eval_image_embeddings
-    from neuro_decode.metrics import ssim, pixcorr
-    from neuro_decode.objects import load_object_net, object_accuracy
-    ec = load_eval_clip(bundled_path('eval_clip_small.safetensors'), 'cpu')
-    g = eval_image_embeddings(ec, held)
-    obs = load_object_net() if labels is not None else None
-    def score(ims):
-        q = dict(ssim=float(ssim(ims, held).mean()), pixcorr=float(pixcorr(ims, held).mean()),
-                 eval_clip_ident=float(two_way_identification(eval_image_embeddings(ec, ims), g, np.float64).mean()))
-        return {**q, 'object_accuracy': float(object_accuracy(obs, ims, labels).mean())} if obs is not None else q
-    return {row: score(ims) for row, ims in images.items()}

@@ -7,9 +7,16 @@ from neuro_decode.config import ConfigError, bundled_dir
 sys.path.insert(0, str(ROOT/'bench'))
 import vd_heldout as vh
 
-def test_not_a_vd_folder_is_refused_before_any_work(tmp_path):
+def test_bad_arguments_are_refused_before_any_work(tmp_path, monkeypatch):
+    "A folder that is not a VD, or names that do not pair with the folders: an error naming it, before any scene is drawn."
+    import neuro_decode.bundled
+    def no_work(*a, **k): raise AssertionError('scenes drawn before the arguments were checked')
+    monkeypatch.setattr(neuro_decode.bundled, 'scene_pairs', no_work)
     with pytest.raises(ConfigError, match=r'nothing-here: not a small VD folder \(no image_unet/\)'):
         vh.main(['--vd', str(tmp_path/'nothing-here'), '--out', str(tmp_path/'t.csv')])
+    (tmp_path/'vd'/'image_unet').mkdir(parents=True)
+    with pytest.raises(ConfigError, match=r'2 names for 1 VD folders'):
+        vh.main(['--vd', str(tmp_path/'vd'), '--names', 'a', 'b', '--out', str(tmp_path/'t.csv')])
     assert not (tmp_path/'t.csv').exists()
 
 def test_committed_table_reproduces_the_training_record():

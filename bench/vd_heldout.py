@@ -16,7 +16,7 @@ folder (diffusers' layout, the bundled CLIP encoders) is scored after the bundle
 """
 import os
 for _v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'): os.environ.setdefault(_v, '1')
-import argparse, json
+import argparse
 from pathlib import Path
 import numpy as np, pandas as pd
 
@@ -50,8 +50,8 @@ def main(argv=None):
     held, caps = scene_pairs(a.n, a.seed, size=425, world='open')
     labels = main_classes(training_scenes(a.n, a.seed, 'open')[0])
     tabs = []
-    for name, get in [('bundled', lambda: vd_model(None))] + [(nm, lambda f=f: load_vd(f, 'cpu', 'bundled', {'kind': 'trial'})) for nm, f in zip(names, folders)]:
-        vd = get()
+    for name, f in [('bundled', None)] + list(zip(names, folders)):
+        vd = vd_model(None) if f is None else load_vd(f, 'cpu', 'bundled', {'kind': 'trial'})
         t = score_vd(vd, held, caps, labels).assign(vd=name, latent=int(vd.unet.config.sample_size), n=a.n, seed=a.seed)
         print(t.pivot(index='row', columns='metric', values='value').round(3).to_markdown(), f"\n({name}, {t.latent.iloc[0]}x{t.latent.iloc[0]} latent)\n", flush=True)
         tabs.append(t)

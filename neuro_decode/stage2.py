@@ -262,6 +262,14 @@ def denoise_step(vd:VD, sched, z:torch.Tensor, # (n, 4, h, w) latents at timeste
     return sched.step(e_u + guidance*(e_c - e_u), t, z.float(), eta=0.0).prev_sample
 
 # %% ../nbs/09_stage2.ipynb #8d498b7e
+def _to_vae(images:np.ndarray, dev, dtype)->torch.Tensor: # (n, 3, H, W) in -1..1
+    "uint8 images as VD's VAE takes them."
+    return torch.as_tensor(images, dtype=torch.float32).permute(0, 3, 1, 2).div(127.5).sub(1).to(dev, dtype)
+
+def _from_vae(x:torch.Tensor)->np.ndarray: # (n, H, W, 3) uint8
+    "VD's VAE output (-1..1) as uint8 images."
+    return ((x.float().clamp(-1, 1) + 1)*127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
 @torch.no_grad()
 def stage2_sample(vd:VD,
                   init:np.ndarray,            # (n, H, W, 3) uint8 start images (stage-1 images, or grey)
@@ -283,7 +291,7 @@ def stage2_sample(vd:VD,
     for b in tqdm(range(0, len(init), batch), desc='stage 2', disable=not progress, leave=False):
         sl = slice(b, b + batch); nb = len(init[sl])
         gens = [torch.Generator().manual_seed(int(s)) for s in np.asarray(seeds)[sl]]
-        x = torch.as_tensor(init[sl], dtype=torch.float32).permute(0, 3, 1, 2).div(127.5).sub(1).to(dev, dt)
+        x = _to_vae(init[sl], dev, dt)
         with amp:
             post = vd.vae.encode(x).latent_dist
             shp = post.mean.shape[1:]
@@ -295,7 +303,7 @@ def stage2_sample(vd:VD,
                               torch.cat([text[sl], vision[sl]], 1)]).to(dev, dt)
             for t in run: z = denoise_step(vd, sched, z, t, cond, guidance)
             img = vd.vae.decode((z/vd.scaling).to(dt)).sample.float()
-        out[sl] = ((img.clamp(-1, 1) + 1)*127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        out[sl] = _from_vae(img)
     return out
 
 # %% ../nbs/09_stage2.ipynb #7e0c1a2c
@@ -308,9 +316,7 @@ def vae_round_trip(vd:VD,
     x_all = to_model_size(np.asarray(images), vd.size)
     out, dt = np.zeros((len(x_all), vd.size, vd.size, 3), np.uint8), next(vd.vae.parameters()).dtype
     for s in range(0, len(x_all), batch):
-        x = torch.as_tensor(x_all[s:s+batch], dtype=torch.float32).permute(0, 3, 1, 2).div(127.5).sub(1).to(vd.device, dt)
-        img = vd.vae.decode(vd.vae.encode(x).latent_dist.mean).sample.float()
-        out[s:s+batch] = ((img.clamp(-1, 1) + 1)*127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        out[s:s+batch] = _from_vae(vd.vae.decode(vd.vae.encode(_to_vae(x_all[s:s+batch], vd.device, dt)).latent_dist.mean).sample)
     return out
 
 # %% ../nbs/09_stage2.ipynb #7e0c1a2f
@@ -326,10 +332,10 @@ def heldout_images(vd:VD,
     seeds = image_seeds(np.arange(len(held)), seed)
     vdv, _ = vdvae_model(device='cpu')
     s1 = decode_latents(vdv, encode_latents(vdv, held, 31, progress=False), 31, progress=False)
-    grey = np.full((len(held), vd.size, vd.size, 3), 127, np.uint8)
+    grey = np.full_like(s1, 127)                     # the start of 'from noise' too, where strength 1 ignores it
     return {'VAE round trip': vae_round_trip(vd, held), 'from noise': stage2_sample(vd, grey, te, ve, seeds, strength=1.0),
             'stage 1 (true latents, 31 layers)': s1, 'img2img from stage 1': stage2_sample(vd, s1, te, ve, seeds),
-            'img2img from grey': stage2_sample(vd, np.full_like(s1, 127), te, ve, seeds)}
+            'img2img from grey': stage2_sample(vd, grey, te, ve, seeds)}
 
 def heldout_quality(images:dict,     # {row: images}, as `heldout_images` makes them
                     held:np.ndarray, # the held-out scenes
